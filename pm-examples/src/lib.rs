@@ -1,0 +1,1 @@
+//! Runnable sagas on pm-runtime; see `examples/`.

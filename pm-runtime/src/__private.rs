@@ -1,0 +1,108 @@
+//! Support for the code `#[process_manager]`, `#[derive(Event)]` and `#[derive(Command)]`
+//! generate. Not a public API: it changes without notice.
+
+pub use serde;
+
+pub use crate::context::Context;
+pub use crate::envelope::{CommandEnvelope, EventEnvelope, EventMeta};
+pub use crate::error::{EventError, HandlerError};
+pub use crate::ids::{ProcessId, ToProcessId};
+pub use crate::message::{Command, Event};
+pub use crate::payload::Decoded;
+pub use crate::process_manager::{
+    CommandParts, CommandSet, Compensation, Correlation, EventRoute, MissingPolicy,
+    ProcessManager, Role, Targets,
+};
+
+use crate::payload::Payload;
+
+/// Marks the events a process manager handles, so `Context::schedule` can refuse others.
+#[diagnostic::on_unimplemented(
+    message = "process manager `{Self}` does not handle `{E}`",
+    note = "add a handler for `{E}` to the `#[process_manager]` impl, or schedule an event it handles"
+)]
+pub trait Handles<E> {}
+
+/// The process id named by a `correlate = field` value.
+pub fn process_id_of<T: ToProcessId + ?Sized>(value: &T) -> ProcessId {
+    value.to_process_id()
+}
+
+/// Targets from the result of a `correlate_with` function.
+pub fn targets<I: IntoIterator<Item = ProcessId>>(ids: I) -> Targets {
+    ids.into_iter().collect()
+}
+
+/// Decodes the event a handler takes.
+pub fn decode_event<E: Event>(event: &EventEnvelope) -> Result<Decoded<'_, E>, EventError> {
+    event.decode::<E>()
+}
+
+/// Decodes the command a compensation handler takes.
+pub fn decode_command<C: Command>(
+    command: &CommandEnvelope,
+) -> Result<Decoded<'_, C>, HandlerError> {
+    command
+        .decode::<C>()
+        .map_err(|source| HandlerError::Command {
+            command_type: command.command_type.to_string(),
+            source,
+        })
+}
+
+/// The error for an event type the dispatch table does not know.
+pub fn unhandled(pm: &'static str, event: &EventEnvelope) -> EventError {
+    EventError::Unhandled {
+        pm,
+        event_type: event.event_type.to_string(),
+    }
+}
+
+/// Splits one command into its envelope parts.
+pub fn command_parts<C: Command>(command: C) -> CommandParts {
+    CommandParts {
+        command_type: C::NAME,
+        aggregate_type: C::AGGREGATE,
+        aggregate_id: command.aggregate_id(),
+        payload: Payload::typed(command),
+    }
+}
+
+/// Collects a handler's commands (`Option`, `Vec`, ...) into the command enum.
+pub fn commands<C, I>(commands: I) -> Vec<C>
+where
+    I: IntoIterator,
+    I::Item: Into<C>,
+{
+    commands.into_iter().map(Into::into).collect()
+}
+
+/// Turns a handler's `Err` into a handler failure.
+pub fn handler_error<E: Into<crate::error::BoxError>>(error: E) -> HandlerError {
+    HandlerError::Returned(error.into())
+}
+
+/// Compile-time string equality, for the duplicate-event-name check.
+pub const fn str_eq(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut i = 0;
+    while i < a.len() {
+        if a[i] != b[i] {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+
+/// Asserts at compile time that `T` is an event (a spanned bound check for the macro).
+pub const fn assert_event<T: Event>() {}
+
+/// Asserts at compile time that `T` is a command (a spanned bound check for the macro).
+pub const fn assert_command<T: Command>() {}
+
+/// Asserts at compile time that a state type has what the runtime needs.
+pub const fn assert_state<T: Default + serde::Serialize + serde::de::DeserializeOwned>() {}
