@@ -195,6 +195,9 @@ pub enum Error {
     /// The runtime is shutting down or has shut down.
     #[error("the runtime is shut down")]
     Shutdown,
+    /// The builder was not given a dispatcher.
+    #[error("the runtime needs a command dispatcher: call `RuntimeBuilder::dispatcher`")]
+    MissingDispatcher,
     /// Two registered process managers share one name.
     #[error("two process managers are registered under the name `{0}`; names must be unique")]
     DuplicateName(&'static str),

@@ -1,7 +1,17 @@
 //! A tokio runtime for process managers (sagas) declared with `#[process_manager]`.
 
 
+mod activity;
 mod context;
+mod dispatch;
+mod handle;
+mod host;
+mod instance;
+mod router;
+mod runtime;
+mod shared;
+mod stats;
+mod store;
 mod envelope;
 mod error;
 mod ids;
@@ -14,6 +24,12 @@ mod status;
 pub mod __private;
 
 pub use context::Context;
+pub use dispatch::{CommandDispatcher, RetryPolicy};
+pub use handle::InstanceHandle;
+pub use router::Published;
+pub use runtime::{Runtime, RuntimeBuilder};
+pub use stats::Stats;
+pub use store::{Commit, InMemoryStore, Settlement, Store, StoreFuture, StoredInstance};
 pub use envelope::{CommandEnvelope, EventEnvelope, EventMeta, Metadata};
 pub use error::{BoxError, DispatchError, Error, EventError, HandlerError, Refusal, StoreError};
 pub use ids::{CommandIds, ProcessId, ToProcessId};

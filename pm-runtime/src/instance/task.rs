@@ -1,0 +1,232 @@
+//! The instance loop: control first, then the dispatch in flight, then the mailbox.
+
+use std::sync::Arc;
+
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+use tokio::time::{Instant, sleep_until};
+use tracing::Instrument;
+
+use super::Instance;
+use super::mailbox::{Answer, Control, Request};
+use super::outbox::Next;
+use crate::error::DispatchError;
+use crate::host::Host;
+use crate::ids::ProcessId;
+use crate::process_manager::ProcessManager;
+
+/// The command being sent, and when to send the head command again after a failure.
+#[derive(Default)]
+struct Sending {
+    in_flight: Option<JoinHandle<Result<(), DispatchError>>>,
+    retry_at: Option<Instant>,
+    /// Attempts of the head command so far.
+    attempt: u32,
+}
+
+impl Sending {
+    fn idle(&self) -> bool {
+        self.in_flight.is_none() && self.retry_at.is_none()
+    }
+}
+
+/// Waits for the dispatch in flight; a dispatcher panic counts as a transient failure.
+async fn outcome(in_flight: &mut Option<JoinHandle<Result<(), DispatchError>>>) -> Result<(), DispatchError> {
+    let Some(handle) = in_flight.as_mut() else {
+        return std::future::pending().await;
+    };
+    let result = handle.await;
+    *in_flight = None;
+    result.unwrap_or_else(|join| Err(DispatchError::Unavailable(format!("dispatcher failed: {join}"))))
+}
+
+pub(crate) async fn run<P: ProcessManager>(
+    host: Arc<Host<P>>,
+    id: ProcessId,
+    generation: u64,
+    mut requests: mpsc::Receiver<Request>,
+    mut control: mpsc::Receiver<Control<P>>,
+) {
+    let span = tracing::debug_span!("pm_instance", pm = P::NAME, process_id = %id);
+    async move {
+        let loaded = Instance::load(Arc::clone(&host), id.clone()).await;
+        let mut instance = match loaded {
+            Ok(instance) => instance,
+            Err(error) => {
+                // Nothing could be loaded: answer the first request with the cause, then let
+                // the next request try again with a fresh task.
+                host.retire(&id, generation);
+                if let Some(request) = requests.recv().await {
+                    reply_error(request, error);
+                }
+                drain(&host, &id, &mut requests, &mut control, None);
+                return;
+            }
+        };
+        let mut sending = Sending::default();
+        let mut shutdown: Option<oneshot::Sender<()>> = None;
+        let mut retire_when_idle = false;
+
+        loop {
+            if shutdown.is_some() {
+                if sending.in_flight.is_none() {
+                    break;
+                }
+            } else {
+                start_next(&instance, &mut sending, &host);
+            }
+            if retire_when_idle && sending.idle() && instance.should_retire() {
+                break;
+            }
+            let retry_at = sending.retry_at;
+            tokio::select! {
+                biased;
+                Some(request) = control.recv() => on_control(&instance, request),
+                result = outcome(&mut sending.in_flight) => {
+                    sending.attempt += 1;
+                    match instance.on_dispatched(result, sending.attempt).await {
+                        Next::Continue => sending.attempt = 0,
+                        Next::RetryAfter(wait) => sending.retry_at = Some(Instant::now() + wait),
+                    }
+                }
+                () = sleep_until(retry_at.unwrap_or_else(Instant::now)), if retry_at.is_some() && shutdown.is_none() => {
+                    sending.retry_at = None;
+                }
+                request = requests.recv(), if shutdown.is_none() => match request {
+                    Some(Request::Shutdown { done }) => shutdown = Some(done),
+                    Some(request) => on_request(&mut instance, request).await,
+                    None => break,
+                },
+            }
+            retire_when_idle = true;
+        }
+
+        instance.release();
+        host.retire(&id, generation);
+        drain(&host, &id, &mut requests, &mut control, shutdown);
+    }
+    .instrument(span)
+    .await
+}
+
+/// Starts sending the head of the outbox when nothing is in flight or waiting.
+fn start_next<P: ProcessManager>(instance: &Instance<P>, sending: &mut Sending, host: &Arc<Host<P>>) {
+    if !sending.idle() {
+        return;
+    }
+    let Some(command) = instance.next_command() else {
+        return;
+    };
+    let command = command.clone();
+    let dispatcher = Arc::clone(&host.shared.dispatcher);
+    let span = tracing::debug_span!("pm_command", pm = P::NAME, command_id = %command.command_id,
+                                    command_type = %command.command_type);
+    // A task of its own: a panicking dispatcher must not take the instance down with it.
+    sending.in_flight = Some(tokio::spawn(
+        async move { dispatcher.dispatch(&command).await }.instrument(span),
+    ));
+}
+
+fn on_control<P: ProcessManager>(instance: &Instance<P>, request: Control<P>) {
+    match request {
+        Control::GetState(reply) => {
+            let _ = reply.send(Answer::Done(if instance.exists() {
+                instance.state_copy()
+            } else {
+                Err(instance.not_found())
+            }));
+        }
+        Control::Compensate(command, reply) => {
+            let _ = reply.send(Answer::Done(instance.compensation_of(&command)));
+        }
+    }
+}
+
+async fn on_request<P: ProcessManager>(instance: &mut Instance<P>, request: Request) {
+    match request {
+        Request::Event {
+            event,
+            role,
+            direct,
+            reply,
+            _ticket,
+        } => {
+            let span = tracing::debug_span!("pm_event", event_id = %event.event_id,
+                                            event_type = %event.event_type);
+            let result = instance.on_event(&event, role, direct).instrument(span).await;
+            if let Some(reply) = reply {
+                let _ = reply.send(Answer::Done(result));
+            } else if let Err(error) = result {
+                tracing::warn!(%error, "event cast to an instance failed");
+            }
+        }
+        Request::Start { reply } => {
+            let _ = reply.send(Answer::Done(instance.start().await));
+        }
+        Request::Shutdown { done } => {
+            let _ = done.send(());
+        }
+    }
+}
+
+fn reply_error(request: Request, error: crate::error::Error) {
+    match request {
+        Request::Event { reply: Some(reply), .. } => {
+            let _ = reply.send(Answer::Done(Err(error)));
+        }
+        Request::Start { reply } => {
+            let _ = reply.send(Answer::Done(Err(error)));
+        }
+        Request::Event { reply: None, .. } | Request::Shutdown { .. } => {}
+    }
+}
+
+/// After retiring: every request still queued is told to resolve the instance again, and
+/// events cast without a reply are delivered again on the caller's behalf.
+fn drain<P: ProcessManager>(
+    host: &Arc<Host<P>>,
+    id: &ProcessId,
+    requests: &mut mpsc::Receiver<Request>,
+    control: &mut mpsc::Receiver<Control<P>>,
+    shutdown: Option<oneshot::Sender<()>>,
+) {
+    requests.close();
+    control.close();
+    while let Ok(request) = requests.try_recv() {
+        match request {
+            Request::Event { reply: Some(reply), .. } => {
+                let _ = reply.send(Answer::Gone);
+            }
+            Request::Start { reply } => {
+                let _ = reply.send(Answer::Gone);
+            }
+            Request::Shutdown { done } => {
+                let _ = done.send(());
+            }
+            Request::Event {
+                event,
+                role,
+                direct,
+                reply: None,
+                _ticket,
+            } => {
+                let host = Arc::clone(host);
+                let id = id.clone();
+                tokio::spawn(host.redeliver(id, event, role, direct, _ticket));
+            }
+        }
+    }
+    while let Ok(request) = control.try_recv() {
+        match request {
+            Control::GetState(reply) => {
+                let _ = reply.send(Answer::Gone);
+            }
+            Control::Compensate(_, reply) => {
+                let _ = reply.send(Answer::Gone);
+            }
+        }
+    }
+    if let Some(done) = shutdown {
+        let _ = done.send(());
+    }
+}

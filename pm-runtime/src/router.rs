@@ -1,0 +1,144 @@
+//! Event routing: event type → interested PM types → correlation → instances.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use crate::envelope::EventEnvelope;
+use crate::error::Error;
+use crate::host::Host;
+use crate::instance::mailbox::{Delivered, Request};
+use crate::process_manager::ProcessManager;
+
+pub(crate) type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+type Pending = BoxFuture<'static, Result<Delivered, Error>>;
+
+/// What one publish did, summed over every instance it reached.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Published {
+    /// Instances that handled the event and committed.
+    pub handled: usize,
+    /// Instances that had already handled this event id.
+    pub duplicates: usize,
+    /// Instances that dropped it by rule (missing under `ignore`, or finished).
+    pub ignored: usize,
+}
+
+impl Published {
+    fn count(&mut self, delivered: Delivered) {
+        match delivered {
+            Delivered::Handled => self.handled += 1,
+            Delivered::Duplicate => self.duplicates += 1,
+            Delivered::Ignored => self.ignored += 1,
+        }
+    }
+}
+
+/// One registered PM type as the router sees it.
+pub(crate) trait Route: Send + Sync {
+    fn name(&self) -> &'static str;
+    /// Queues the event at every instance it correlates to; returns their pending replies.
+    fn send<'a>(&'a self, event: &'a Arc<EventEnvelope>)
+    -> BoxFuture<'a, Result<Vec<Pending>, Error>>;
+    /// Asks every live instance to finish what is queued and exit.
+    fn shutdown(&self) -> BoxFuture<'_, ()>;
+}
+
+impl<P: ProcessManager> Route for Arc<Host<P>> {
+    fn name(&self) -> &'static str {
+        P::NAME
+    }
+
+    fn send<'a>(
+        &'a self,
+        event: &'a Arc<EventEnvelope>,
+    ) -> BoxFuture<'a, Result<Vec<Pending>, Error>> {
+        Box::pin(async move {
+            let correlation = P::correlate(event).map_err(|source| Error::Correlate {
+                pm: P::NAME,
+                source,
+            })?;
+            let Some(role) = correlation.role else {
+                return Ok(Vec::new());
+            };
+            let mut pending: Vec<Pending> = Vec::with_capacity(correlation.targets.len());
+            for id in correlation.targets.iter() {
+                pending.push(Box::pin(self.send(event, id.clone(), role, false).await));
+            }
+            Ok(pending)
+        })
+    }
+
+    fn shutdown(&self) -> BoxFuture<'_, ()> {
+        Box::pin(async move {
+            let mut done = Vec::new();
+            for mailbox in self.live_mailboxes() {
+                let (tx, rx) = tokio::sync::oneshot::channel();
+                if mailbox.cast(Request::Shutdown { done: tx }).await.is_ok() {
+                    done.push(rx);
+                }
+            }
+            for rx in done {
+                let _ = rx.await;
+            }
+        })
+    }
+}
+
+/// The routing table, fixed when the runtime starts.
+#[derive(Default)]
+pub(crate) struct Router {
+    by_event: HashMap<&'static str, Vec<Arc<dyn Route>>>,
+    all: Vec<Arc<dyn Route>>,
+}
+
+impl Router {
+    pub(crate) fn add(&mut self, route: Arc<dyn Route>, event_types: impl IntoIterator<Item = &'static str>) {
+        for event_type in event_types {
+            self.by_event
+                .entry(event_type)
+                .or_default()
+                .push(Arc::clone(&route));
+        }
+        self.all.push(route);
+    }
+
+    pub(crate) fn routes(&self) -> &[Arc<dyn Route>] {
+        &self.all
+    }
+
+    /// Delivers an event to every instance of every PM type interested in it, then waits
+    /// for all of them. The first failure is returned after every delivery has finished;
+    /// deliveries that succeeded stay committed (redelivering the event is safe: they are
+    /// deduplicated by event id).
+    pub(crate) async fn publish(&self, event: Arc<EventEnvelope>) -> Result<Published, Error> {
+        let Some(routes) = self.by_event.get(&*event.event_type) else {
+            return Ok(Published::default());
+        };
+        let mut pending = Vec::new();
+        let mut first_error = None;
+        for route in routes {
+            match route.send(&event).await {
+                Ok(replies) => pending.extend(replies),
+                Err(error) => {
+                    first_error.get_or_insert(error);
+                }
+            }
+        }
+        let mut published = Published::default();
+        for reply in pending {
+            match reply.await {
+                Ok(delivered) => published.count(delivered),
+                Err(error) => {
+                    first_error.get_or_insert(error);
+                }
+            }
+        }
+        match first_error {
+            Some(error) => Err(error),
+            None => Ok(published),
+        }
+    }
+}

@@ -1,0 +1,62 @@
+//! Runtime-wide counters.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+macro_rules! counters {
+    ($($(#[$doc:meta])* $name:ident),* $(,)?) => {
+        /// A snapshot of the runtime's counters since it started.
+        #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+        #[non_exhaustive]
+        pub struct Stats {
+            $($(#[$doc])* pub $name: u64,)*
+        }
+
+        #[derive(Debug, Default)]
+        pub(crate) struct Counters {
+            $(pub(crate) $name: AtomicU64,)*
+        }
+
+        impl Counters {
+            pub(crate) fn snapshot(&self) -> Stats {
+                Stats { $($name: self.$name.load(Ordering::Relaxed),)* }
+            }
+        }
+    };
+}
+
+counters! {
+    /// Events handled and committed.
+    handled,
+    /// Events skipped because the instance had already handled their id.
+    duplicates,
+    /// Events dropped because their instance did not exist (missing policy `ignore`).
+    ignored_missing,
+    /// Events dropped because their instance had finished or was finishing.
+    ignored_finished,
+    /// Events refused by a routing rule.
+    refused,
+    /// Handler runs that returned an error or panicked.
+    handler_failures,
+    /// Instances started.
+    started,
+    /// Commands the command side accepted.
+    commands_dispatched,
+    /// Dispatch attempts that failed.
+    command_failures,
+    /// Dispatch attempts scheduled again after a transient failure.
+    command_retries,
+    /// Sagas that aborted and began compensating.
+    aborted,
+    /// Instances that completed normally.
+    completed,
+    /// Instances that completed by compensation.
+    compensated,
+    /// Instances parked for an operator.
+    parked,
+}
+
+impl Counters {
+    pub(crate) fn bump(counter: &AtomicU64) {
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+}
