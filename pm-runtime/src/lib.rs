@@ -43,3 +43,5 @@ pub use status::InstanceStatus;
 
 #[cfg(feature = "macros")]
 pub use pm_macros::{Command, Event, process_manager};
+#[cfg(test)]
+mod tests;
