@@ -17,6 +17,7 @@ mod error;
 mod ids;
 mod message;
 mod payload;
+pub mod prelude;
 mod process_manager;
 mod status;
 

@@ -15,6 +15,7 @@ use crate::ids::ProcessId;
 use crate::instance::mailbox::Control;
 use crate::message::Event;
 use crate::process_manager::ProcessManager;
+use crate::status::InstanceStatus;
 use crate::router::{Published, Route, Router};
 use crate::shared::{Config, Shared};
 use crate::stats::{Counters, Stats};
@@ -198,6 +199,14 @@ impl Runtime {
         self.host::<P>()?
             .control(&id.into(), Control::GetState)
             .await
+    }
+
+    /// The status of an instance; [`Error::NotFound`] when it was never started.
+    pub async fn status<P: ProcessManager>(
+        &self,
+        id: impl Into<ProcessId>,
+    ) -> Result<InstanceStatus, Error> {
+        self.host::<P>()?.control(&id.into(), Control::Status).await
     }
 
     /// Starts instance `id` of `P` if it does not exist (evoq's `start_link`) and returns a

@@ -66,6 +66,7 @@ pub(crate) enum Request {
 /// Requests that overtake queued events: queries about the instance.
 pub(crate) enum Control<P> {
     GetState(Reply<P>),
+    Status(Reply<crate::status::InstanceStatus>),
     Compensate(CommandEnvelope, Reply<Compensation<CommandEnvelope>>),
 }
 

@@ -74,6 +74,10 @@ impl<P: ProcessManager> Instance<P> {
         Ok(instance)
     }
 
+    pub(crate) fn status(&self) -> InstanceStatus {
+        self.status
+    }
+
     pub(crate) fn exists(&self) -> bool {
         self.revision > 0
     }

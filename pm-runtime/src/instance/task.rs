@@ -136,6 +136,13 @@ fn on_control<P: ProcessManager>(instance: &Instance<P>, request: Control<P>) {
                 Err(instance.not_found())
             }));
         }
+        Control::Status(reply) => {
+            let _ = reply.send(Answer::Done(if instance.exists() {
+                Ok(instance.status())
+            } else {
+                Err(instance.not_found())
+            }));
+        }
         Control::Compensate(command, reply) => {
             let _ = reply.send(Answer::Done(instance.compensation_of(&command)));
         }
@@ -219,6 +226,9 @@ fn drain<P: ProcessManager>(
     while let Ok(request) = control.try_recv() {
         match request {
             Control::GetState(reply) => {
+                let _ = reply.send(Answer::Gone);
+            }
+            Control::Status(reply) => {
                 let _ = reply.send(Answer::Gone);
             }
             Control::Compensate(_, reply) => {
