@@ -10,8 +10,8 @@ pub use crate::ids::{ProcessId, ToProcessId};
 pub use crate::message::{Command, Event};
 pub use crate::payload::Decoded;
 pub use crate::process_manager::{
-    CommandParts, CommandSet, Compensation, Correlation, EventRoute, MissingPolicy,
-    ProcessManager, Role, Targets,
+    CommandParts, CommandSet, Compensation, Correlation, EventRoute, MissingPolicy, ProcessManager,
+    Role, Targets,
 };
 
 use crate::payload::Payload;

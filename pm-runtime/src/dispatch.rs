@@ -125,7 +125,10 @@ mod tests {
         for attempt in 1..=6 {
             let wait = policy.backoff(attempt);
             let ceiling = policy.ceiling(attempt);
-            assert!(wait >= ceiling / 2 && wait <= ceiling, "{wait:?} vs {ceiling:?}");
+            assert!(
+                wait >= ceiling / 2 && wait <= ceiling,
+                "{wait:?} vs {ceiling:?}"
+            );
         }
         assert!(policy.should_retry(9));
         assert!(!policy.should_retry(10));

@@ -2,6 +2,7 @@
 
 use std::borrow::Cow;
 
+use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::error::EventError;
@@ -16,7 +17,7 @@ pub type Metadata = serde_json::Map<String, serde_json::Value>;
 /// [`Runtime::publish`](crate::Runtime::publish) builds one from a typed event; build it
 /// yourself (with [`EventEnvelope::new`] or a struct literal) to carry ids from your event
 /// store, so that a redelivery is recognised by its `event_id`.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct EventEnvelope {
     /// Unique id of the event; instances skip an id they have already handled.
     pub event_id: Uuid,
@@ -134,7 +135,7 @@ impl<'a> EventMeta<'a> {
 /// [`CommandIds`](crate::CommandIds)), `causation_id` is the event (or, for a compensation,
 /// the failed command) that caused it, and `correlation_id` is inherited from that event, or
 /// is the process id when the event had none.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CommandEnvelope {
     /// The command's deterministic id.
     pub command_id: Uuid,

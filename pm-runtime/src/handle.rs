@@ -91,7 +91,9 @@ impl<P: ProcessManager> InstanceHandle<P> {
         command: &CommandEnvelope,
     ) -> Result<Compensation<CommandEnvelope>, Error> {
         self.host
-            .control(&self.id, |reply| Control::Compensate(command.clone(), reply))
+            .control(&self.id, |reply| {
+                Control::Compensate(command.clone(), reply)
+            })
             .await
     }
 

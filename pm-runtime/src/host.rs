@@ -78,14 +78,20 @@ impl<P: ProcessManager> Host<P> {
     /// Removes the task `generation` of `id` from the registry, unless a newer one replaced it.
     pub(crate) fn retire(&self, id: &ProcessId, generation: u64) {
         let mut registry = self.registry();
-        if registry.get(id).is_some_and(|slot| slot.generation == generation) {
+        if registry
+            .get(id)
+            .is_some_and(|slot| slot.generation == generation)
+        {
             registry.remove(id);
         }
     }
 
     /// Mailboxes of every live task, for shutdown.
     pub(crate) fn live_mailboxes(&self) -> Vec<Mailbox<P>> {
-        self.registry().values().map(|slot| slot.mailbox.clone()).collect()
+        self.registry()
+            .values()
+            .map(|slot| slot.mailbox.clone())
+            .collect()
     }
 
     /// Number of live tasks.

@@ -138,7 +138,9 @@ macro_rules! integer_process_ids {
         }
     )*};
 }
-integer_process_ids!(u8, u16, u32, u64, u128, usize, i8, i16, i32, i64, i128, isize);
+integer_process_ids!(
+    u8, u16, u32, u64, u128, usize, i8, i16, i32, i64, i128, isize
+);
 
 /// Namespace of the UUIDv5 command ids. Changing it changes every command id ever issued,
 /// which would defeat receivers' deduplication across an upgrade: never change it.
@@ -191,7 +193,10 @@ mod tests {
         assert_ne!(a.command_id, a.idempotency_key);
         assert_ne!(a, CommandIds::derive("pm", &pid, cause, 1));
         assert_ne!(a, CommandIds::derive("pm2", &pid, cause, 0));
-        assert_ne!(a, CommandIds::derive("pm", &ProcessId::from("o-2"), cause, 0));
+        assert_ne!(
+            a,
+            CommandIds::derive("pm", &ProcessId::from("o-2"), cause, 0)
+        );
         assert_ne!(a, CommandIds::derive("pm", &pid, Uuid::from_u128(8), 0));
         assert_ne!(
             CommandIds::derive("ab", &ProcessId::from("c"), cause, 0),

@@ -1,46 +1,48 @@
 //! A tokio runtime for process managers (sagas) declared with `#[process_manager]`.
 
-
 mod activity;
 mod context;
 mod dispatch;
-mod handle;
-mod host;
-mod instance;
-mod router;
-mod runtime;
-mod shared;
-mod stats;
-mod store;
 mod envelope;
 mod error;
+mod handle;
+mod host;
 mod ids;
+mod instance;
 mod message;
 mod payload;
 pub mod prelude;
 mod process_manager;
+mod router;
+mod runtime;
+mod shared;
+mod stats;
 mod status;
+mod store;
 
 #[doc(hidden)]
 pub mod __private;
 
 pub use context::Context;
 pub use dispatch::{CommandDispatcher, RetryPolicy};
-pub use handle::InstanceHandle;
-pub use router::Published;
-pub use runtime::{Runtime, RuntimeBuilder};
-pub use stats::Stats;
-pub use store::{Commit, InMemoryStore, Settlement, Store, StoreFuture, StoredInstance};
 pub use envelope::{CommandEnvelope, EventEnvelope, EventMeta, Metadata};
 pub use error::{BoxError, DispatchError, Error, EventError, HandlerError, Refusal, StoreError};
+pub use handle::InstanceHandle;
 pub use ids::{CommandIds, ProcessId, ToProcessId};
 pub use message::{Command, Event};
 pub use payload::{Decoded, Payload, PayloadError};
 pub use process_manager::{
-    CommandParts, CommandSet, Compensation, Correlation, EventRoute, MissingPolicy,
-    ProcessManager, Role, Targets,
+    CommandParts, CommandSet, Compensation, Correlation, EventRoute, MissingPolicy, ProcessManager,
+    Role, Targets,
 };
+pub use router::Published;
+pub use runtime::{Runtime, RuntimeBuilder};
+pub use stats::Stats;
 pub use status::InstanceStatus;
+pub use store::{
+    Change, Commit, DeadLetter, DueTimer, InMemoryStore, InstanceSummary, Settlement, Store,
+    StoreFuture, StoredInstance, Timer,
+};
 
 #[cfg(feature = "macros")]
 pub use pm_macros::{Command, Event, process_manager};

@@ -144,6 +144,22 @@ impl Payload {
     }
 }
 
+/// Serialises as the payload's JSON, whether it is typed or already JSON.
+impl Serialize for Payload {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.to_json()
+            .map_err(serde::ser::Error::custom)?
+            .serialize(serializer)
+    }
+}
+
+/// Deserialises into a JSON payload, decoded lazily on first use.
+impl<'de> serde::Deserialize<'de> for Payload {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        Value::deserialize(deserializer).map(Self::json)
+    }
+}
+
 impl fmt::Debug for Payload {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.0 {
@@ -201,7 +217,10 @@ mod tests {
             p.decode::<B>(),
             Err(PayloadError::TypeMismatch { .. })
         ));
-        assert_eq!(p.to_json().unwrap().into_owned(), serde_json::json!({"x": 1}));
+        assert_eq!(
+            p.to_json().unwrap().into_owned(),
+            serde_json::json!({"x": 1})
+        );
     }
 
     #[test]

@@ -40,8 +40,10 @@ impl Published {
 pub(crate) trait Route: Send + Sync {
     fn name(&self) -> &'static str;
     /// Queues the event at every instance it correlates to; returns their pending replies.
-    fn send<'a>(&'a self, event: &'a Arc<EventEnvelope>)
-    -> BoxFuture<'a, Result<Vec<Pending>, Error>>;
+    fn send<'a>(
+        &'a self,
+        event: &'a Arc<EventEnvelope>,
+    ) -> BoxFuture<'a, Result<Vec<Pending>, Error>>;
     /// Asks every live instance to finish what is queued and exit.
     fn shutdown(&self) -> BoxFuture<'_, ()>;
 }
@@ -95,7 +97,11 @@ pub(crate) struct Router {
 }
 
 impl Router {
-    pub(crate) fn add(&mut self, route: Arc<dyn Route>, event_types: impl IntoIterator<Item = &'static str>) {
+    pub(crate) fn add(
+        &mut self,
+        route: Arc<dyn Route>,
+        event_types: impl IntoIterator<Item = &'static str>,
+    ) {
         for event_type in event_types {
             self.by_event
                 .entry(event_type)

@@ -15,10 +15,10 @@ use crate::ids::ProcessId;
 use crate::instance::mailbox::Control;
 use crate::message::Event;
 use crate::process_manager::ProcessManager;
-use crate::status::InstanceStatus;
 use crate::router::{Published, Route, Router};
 use crate::shared::{Config, Shared};
 use crate::stats::{Counters, Stats};
+use crate::status::InstanceStatus;
 use crate::store::{InMemoryStore, Store};
 
 type Registration = Box<dyn FnOnce(&Arc<Shared>, &mut Router) -> Arc<dyn Any + Send + Sync>>;
@@ -35,7 +35,10 @@ pub struct RuntimeBuilder {
 impl std::fmt::Debug for RuntimeBuilder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RuntimeBuilder")
-            .field("registered", &self.registrations.iter().map(|r| r.1).collect::<Vec<_>>())
+            .field(
+                "registered",
+                &self.registrations.iter().map(|r| r.1).collect::<Vec<_>>(),
+            )
             .field("mailbox_capacity", &self.mailbox_capacity)
             .field("command_retry", &self.command_retry)
             .finish_non_exhaustive()
@@ -63,7 +66,8 @@ impl RuntimeBuilder {
             router.add(route, P::EVENTS.iter().map(|e| e.event_type));
             host
         });
-        self.registrations.push((TypeId::of::<P>(), P::NAME, register));
+        self.registrations
+            .push((TypeId::of::<P>(), P::NAME, register));
         self
     }
 
@@ -145,7 +149,13 @@ pub struct Runtime {
 
 impl std::fmt::Debug for Runtime {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let names: Vec<_> = self.inner.router.routes().iter().map(|r| r.name()).collect();
+        let names: Vec<_> = self
+            .inner
+            .router
+            .routes()
+            .iter()
+            .map(|r| r.name())
+            .collect();
         f.debug_struct("Runtime")
             .field("process_managers", &names)
             .finish_non_exhaustive()
@@ -263,6 +273,29 @@ impl<S: Store + ?Sized> Store for Arc<S> {
 
     fn commit(&self, commit: crate::store::Commit) -> crate::store::StoreFuture<'_, ()> {
         (**self).commit(commit)
+    }
+
+    fn due_timers(
+        &self,
+        until_ms: u64,
+        limit: usize,
+    ) -> crate::store::StoreFuture<'_, Vec<crate::store::DueTimer>> {
+        (**self).due_timers(until_ms, limit)
+    }
+
+    fn unfinished(&self, pm: &str) -> crate::store::StoreFuture<'_, Vec<ProcessId>> {
+        (**self).unfinished(pm)
+    }
+
+    fn instances(
+        &self,
+        pm: &str,
+    ) -> crate::store::StoreFuture<'_, Vec<crate::store::InstanceSummary>> {
+        (**self).instances(pm)
+    }
+
+    fn purge_finished(&self, pm: &str, before_ms: u64) -> crate::store::StoreFuture<'_, u64> {
+        (**self).purge_finished(pm, before_ms)
     }
 
     fn is_durable(&self) -> bool {

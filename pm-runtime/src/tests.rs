@@ -87,9 +87,18 @@ struct Saga {
 impl ProcessManager for Saga {
     const NAME: &'static str = "saga";
     const EVENTS: &'static [EventRoute] = &[
-        EventRoute { event_type: "Placed", role: Role::Start },
-        EventRoute { event_type: "Boom", role: Role::Continue },
-        EventRoute { event_type: "Done", role: Role::Stop },
+        EventRoute {
+            event_type: "Placed",
+            role: Role::Start,
+        },
+        EventRoute {
+            event_type: "Boom",
+            role: Role::Continue,
+        },
+        EventRoute {
+            event_type: "Done",
+            role: Role::Stop,
+        },
     ];
     type Command = Cmd;
 
@@ -99,8 +108,14 @@ impl ProcessManager for Saga {
 
     fn correlate(event: &EventEnvelope) -> Result<Correlation, EventError> {
         let (role, id) = match &*event.event_type {
-            "Placed" => (Role::Start, process_id_of(&decode_event::<Placed>(event)?.id)),
-            "Boom" => (Role::Continue, process_id_of(&decode_event::<Boom>(event)?.id)),
+            "Placed" => (
+                Role::Start,
+                process_id_of(&decode_event::<Placed>(event)?.id),
+            ),
+            "Boom" => (
+                Role::Continue,
+                process_id_of(&decode_event::<Boom>(event)?.id),
+            ),
             "Done" => (Role::Stop, process_id_of(&decode_event::<Done>(event)?.id)),
             _ => return Ok(Correlation::none()),
         };
@@ -116,7 +131,10 @@ impl ProcessManager for Saga {
         match &*event.event_type {
             "Placed" => {
                 let e = decode_event::<Placed>(event)?;
-                Ok(vec![Cmd::Charge(Charge { id: e.id.clone() }), Cmd::Ship(Ship { id: e.id.clone() })])
+                Ok(vec![
+                    Cmd::Charge(Charge { id: e.id.clone() }),
+                    Cmd::Ship(Ship { id: e.id.clone() }),
+                ])
             }
             "Boom" => panic!("boom"),
             _ => Ok(Vec::new()),
@@ -130,7 +148,9 @@ impl ProcessManager for Saga {
     ) -> Result<Compensation<Cmd>, HandlerError> {
         if command.is::<Charge>() {
             let c = decode_command::<Charge>(command)?;
-            return Ok(Compensation::Commands(vec![Cmd::Refund(Refund { id: c.id.clone() })]));
+            return Ok(Compensation::Commands(vec![Cmd::Refund(Refund {
+                id: c.id.clone(),
+            })]));
         }
         Ok(Compensation::Skip)
     }
@@ -144,10 +164,10 @@ struct Recorder {
 
 impl CommandDispatcher for Recorder {
     async fn dispatch(&self, command: &CommandEnvelope) -> Result<(), DispatchError> {
-        self.sent
-            .lock()
-            .unwrap()
-            .push((command.command_type.to_string(), command.aggregate_id.clone()));
+        self.sent.lock().unwrap().push((
+            command.command_type.to_string(),
+            command.aggregate_id.clone(),
+        ));
         if self.reject == Some(&*command.command_type) {
             return Err(DispatchError::Rejected("no".into()));
         }
@@ -171,11 +191,20 @@ async fn start_handle_stop_and_tombstone() {
     let placed = EventEnvelope::new(Placed { id: "a".into() });
     let p = rt.publish_envelope(placed.clone()).await.unwrap();
     assert_eq!(p.handled, 1);
-    assert_eq!(rt.publish_envelope(placed.clone()).await.unwrap().duplicates, 1);
+    assert_eq!(
+        rt.publish_envelope(placed.clone())
+            .await
+            .unwrap()
+            .duplicates,
+        1
+    );
     rt.settled().await;
     assert_eq!(
         *recorder.sent.lock().unwrap(),
-        [("Charge".to_owned(), "a".to_owned()), ("Ship".to_owned(), "a".to_owned())]
+        [
+            ("Charge".to_owned(), "a".to_owned()),
+            ("Ship".to_owned(), "a".to_owned())
+        ]
     );
     rt.publish(Done { id: "a".into() }).await.unwrap();
     rt.settled().await;
@@ -192,13 +221,25 @@ async fn a_panicking_handler_leaves_state_unchanged() {
     let rt = runtime(Recorder::default()).await;
     rt.publish(Placed { id: "b".into() }).await.unwrap();
     let err = rt.publish(Boom { id: "b".into() }).await.unwrap_err();
-    assert!(matches!(err, Error::Handler { source: HandlerError::Panicked(_), .. }), "{err}");
+    assert!(
+        matches!(
+            err,
+            Error::Handler {
+                source: HandlerError::Panicked(_),
+                ..
+            }
+        ),
+        "{err}"
+    );
     assert_eq!(rt.state::<Saga>("b").await.unwrap().seen, ["Placed"]);
 }
 
 #[tokio::test]
 async fn a_rejection_compensates_completed_commands() {
-    let recorder = Recorder { reject: Some("Ship"), ..Recorder::default() };
+    let recorder = Recorder {
+        reject: Some("Ship"),
+        ..Recorder::default()
+    };
     let rt = runtime(recorder.clone()).await;
     rt.publish(Placed { id: "b".into() }).await.unwrap();
     rt.settled().await;

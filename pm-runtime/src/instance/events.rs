@@ -55,7 +55,10 @@ impl<P: ProcessManager> Instance<P> {
             .unwrap_or(self.id.as_str())
             .to_owned();
         let envelopes = self.envelopes(commands, event.event_id, event.event_id, &correlation_id);
-        let status = match (role == Role::Stop || ctx.is_stopping(), envelopes.is_empty()) {
+        let status = match (
+            role == Role::Stop || ctx.is_stopping(),
+            envelopes.is_empty(),
+        ) {
             (false, _) => InstanceStatus::Running,
             (true, true) => InstanceStatus::Completed,
             (true, false) => InstanceStatus::Completing,

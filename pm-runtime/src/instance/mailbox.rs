@@ -101,7 +101,10 @@ impl<P> Mailbox<P> {
     }
 
     /// Sends a control request and awaits its reply.
-    pub(crate) async fn control<T>(&self, request: impl FnOnce(Reply<T>) -> Control<P>) -> Answer<T> {
+    pub(crate) async fn control<T>(
+        &self,
+        request: impl FnOnce(Reply<T>) -> Control<P>,
+    ) -> Answer<T> {
         let (tx, rx) = oneshot::channel();
         if self.control.send(request(tx)).await.is_err() {
             return Answer::Gone;

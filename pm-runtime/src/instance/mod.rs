@@ -132,24 +132,23 @@ impl<P: ProcessManager> Instance<P> {
         enqueue: Vec<CommandEnvelope>,
         settle: Vec<(Uuid, crate::store::Settlement)>,
     ) -> Result<Commit, Error> {
-        let state = if with_state {
-            Some(
+        let mut commit = Commit::new(
+            P::NAME,
+            self.id.clone(),
+            self.revision + 1,
+            status,
+            now_ms(),
+        );
+        if with_state {
+            commit.state = Some(
                 encode_state::<P>(&self.id, &self.state)
                     .map_err(|source| store_error::<P>(&self.id, source))?,
-            )
-        } else {
-            None
-        };
-        Ok(Commit {
-            pm: P::NAME,
-            process_id: self.id.clone(),
-            revision: self.revision + 1,
-            status,
-            state,
-            handled,
-            enqueue,
-            settle,
-        })
+            );
+        }
+        commit.handled = handled;
+        commit.enqueue = enqueue;
+        commit.settle = settle;
+        Ok(commit)
     }
 
     /// Writes a commit and, once it is durable, mirrors it in memory.
@@ -249,6 +248,13 @@ impl<P: ProcessManager> Instance<P> {
             })
             .collect()
     }
+}
+
+/// Wall-clock milliseconds since the Unix epoch.
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
 }
 
 /// Runs user code, turning a panic into a handler error.

@@ -165,14 +165,13 @@ impl<P: ProcessManager> Instance<P> {
     ) -> Result<Compensation<CommandEnvelope>, Error> {
         let mut copy = self.state_copy()?;
         let mut ctx = Context::new(self.id.clone());
-        let answer = guarded(|| copy.compensate(command, &mut ctx)).map_err(|source| {
-            Error::Handler {
+        let answer =
+            guarded(|| copy.compensate(command, &mut ctx)).map_err(|source| Error::Handler {
                 pm: P::NAME,
                 process_id: self.id.clone(),
                 event_id: command.command_id,
                 source,
-            }
-        })?;
+            })?;
         Ok(match answer {
             Compensation::Skip => Compensation::Skip,
             Compensation::Commands(commands) => Compensation::Commands(self.envelopes(

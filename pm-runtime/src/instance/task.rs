@@ -31,13 +31,19 @@ impl Sending {
 }
 
 /// Waits for the dispatch in flight; a dispatcher panic counts as a transient failure.
-async fn outcome(in_flight: &mut Option<JoinHandle<Result<(), DispatchError>>>) -> Result<(), DispatchError> {
+async fn outcome(
+    in_flight: &mut Option<JoinHandle<Result<(), DispatchError>>>,
+) -> Result<(), DispatchError> {
     let Some(handle) = in_flight.as_mut() else {
         return std::future::pending().await;
     };
     let result = handle.await;
     *in_flight = None;
-    result.unwrap_or_else(|join| Err(DispatchError::Unavailable(format!("dispatcher failed: {join}"))))
+    result.unwrap_or_else(|join| {
+        Err(DispatchError::Unavailable(format!(
+            "dispatcher failed: {join}"
+        )))
+    })
 }
 
 pub(crate) async fn run<P: ProcessManager>(
@@ -110,7 +116,11 @@ pub(crate) async fn run<P: ProcessManager>(
 }
 
 /// Starts sending the head of the outbox when nothing is in flight or waiting.
-fn start_next<P: ProcessManager>(instance: &Instance<P>, sending: &mut Sending, host: &Arc<Host<P>>) {
+fn start_next<P: ProcessManager>(
+    instance: &Instance<P>,
+    sending: &mut Sending,
+    host: &Arc<Host<P>>,
+) {
     if !sending.idle() {
         return;
     }
@@ -160,7 +170,10 @@ async fn on_request<P: ProcessManager>(instance: &mut Instance<P>, request: Requ
         } => {
             let span = tracing::debug_span!("pm_event", event_id = %event.event_id,
                                             event_type = %event.event_type);
-            let result = instance.on_event(&event, role, direct).instrument(span).await;
+            let result = instance
+                .on_event(&event, role, direct)
+                .instrument(span)
+                .await;
             if let Some(reply) = reply {
                 let _ = reply.send(Answer::Done(result));
             } else if let Err(error) = result {
@@ -178,7 +191,9 @@ async fn on_request<P: ProcessManager>(instance: &mut Instance<P>, request: Requ
 
 fn reply_error(request: Request, error: crate::error::Error) {
     match request {
-        Request::Event { reply: Some(reply), .. } => {
+        Request::Event {
+            reply: Some(reply), ..
+        } => {
             let _ = reply.send(Answer::Done(Err(error)));
         }
         Request::Start { reply } => {
@@ -201,7 +216,9 @@ fn drain<P: ProcessManager>(
     control.close();
     while let Ok(request) = requests.try_recv() {
         match request {
-            Request::Event { reply: Some(reply), .. } => {
+            Request::Event {
+                reply: Some(reply), ..
+            } => {
                 let _ = reply.send(Answer::Gone);
             }
             Request::Start { reply } => {

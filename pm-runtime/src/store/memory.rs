@@ -1,21 +1,24 @@
 //! The in-memory store: for tests and non-durable use.
 
-use std::collections::HashMap;
-use std::sync::{Mutex, PoisonError};
+use std::collections::BTreeMap;
+use std::sync::{Mutex, MutexGuard, PoisonError};
 
-use super::{Commit, Settlement, Store, StoreFuture, StoredInstance};
+use super::{
+    Change, Commit, DueTimer, InstanceSummary, Settlement, Store, StoreFuture, StoredInstance,
+};
 use crate::error::StoreError;
 use crate::ids::ProcessId;
 use crate::status::InstanceStatus;
 
-/// A [`Store`] in a `HashMap`: fast, and gone when the process exits.
+type Key = (String, ProcessId);
+
+/// A [`Store`] in a map: fast, and gone when the process exits.
 ///
-/// It is what a runtime uses when no store is set. Commands are kept typed, so nothing is
-/// serialised but the instance state. Use [`SqliteStore`](crate) or another durable store for
-/// anything that must survive a restart.
+/// It is what a runtime uses when no store is set. Commands and events are kept as they are
+/// (typed payloads stay typed), so nothing is serialised but the instance state.
 #[derive(Debug, Default)]
 pub struct InMemoryStore {
-    instances: Mutex<HashMap<(String, ProcessId), StoredInstance>>,
+    instances: Mutex<BTreeMap<Key, StoredInstance>>,
 }
 
 impl InMemoryStore {
@@ -34,10 +37,12 @@ impl InMemoryStore {
         self.len() == 0
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<(String, ProcessId), StoredInstance>> {
-        // A panic while holding the lock cannot leave a half-applied commit: `apply` mutates
-        // only after every check passed.
-        self.instances.lock().unwrap_or_else(PoisonError::into_inner)
+    fn lock(&self) -> MutexGuard<'_, BTreeMap<Key, StoredInstance>> {
+        // `apply` checks everything before it mutates, so a panic cannot leave a
+        // half-applied commit behind a poisoned lock.
+        self.instances
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 
     fn apply(&self, commit: Commit) -> Result<(), StoreError> {
@@ -56,14 +61,21 @@ impl InMemoryStore {
             status: InstanceStatus::Running,
             revision: 0,
             state: Vec::new(),
+            state_version: commit.state_version,
             handled: Vec::new(),
             outbox: Vec::new(),
             completed: Vec::new(),
+            timers: Vec::new(),
+            dead_letter: None,
+            stash: Vec::new(),
+            updated_at_ms: commit.at_ms,
         });
         instance.revision = commit.revision;
         instance.status = commit.status;
+        instance.updated_at_ms = commit.at_ms;
         if let Some(state) = commit.state {
             instance.state = state;
+            instance.state_version = commit.state_version;
         }
         instance.handled.extend(commit.handled);
         instance.outbox.extend(commit.enqueue);
@@ -79,6 +91,18 @@ impl InMemoryStore {
                 }
             }
         }
+        instance
+            .timers
+            .retain(|t| !commit.unschedule.contains(&t.timer_id));
+        instance.timers.extend(commit.schedule);
+        match commit.dead_letter {
+            Change::Keep => {}
+            Change::Set(dead_letter) => instance.dead_letter = Some(dead_letter),
+            Change::Clear => instance.dead_letter = None,
+        }
+        let unstash = commit.unstash.min(instance.stash.len());
+        instance.stash.drain(..unstash);
+        instance.stash.extend(commit.stash);
         Ok(())
     }
 }
@@ -98,6 +122,66 @@ impl Store for InMemoryStore {
 
     fn commit(&self, commit: Commit) -> StoreFuture<'_, ()> {
         Box::pin(std::future::ready(self.apply(commit)))
+    }
+
+    fn due_timers(&self, until_ms: u64, limit: usize) -> StoreFuture<'_, Vec<DueTimer>> {
+        let mut due: Vec<DueTimer> = self
+            .lock()
+            .iter()
+            .flat_map(|((pm, process_id), instance)| {
+                instance
+                    .timers
+                    .iter()
+                    .filter(|t| t.due_at_ms <= until_ms)
+                    .map(|t| DueTimer {
+                        pm: pm.clone(),
+                        process_id: process_id.clone(),
+                        timer_id: t.timer_id,
+                        due_at_ms: t.due_at_ms,
+                    })
+            })
+            .collect();
+        due.sort_by_key(|t| (t.due_at_ms, t.timer_id));
+        due.truncate(limit);
+        Box::pin(std::future::ready(Ok(due)))
+    }
+
+    fn unfinished(&self, pm: &str) -> StoreFuture<'_, Vec<ProcessId>> {
+        let ids = self
+            .lock()
+            .iter()
+            .filter(|((name, _), i)| {
+                name == pm && !i.outbox.is_empty() && i.status != InstanceStatus::Parked
+            })
+            .map(|((_, id), _)| id.clone())
+            .collect();
+        Box::pin(std::future::ready(Ok(ids)))
+    }
+
+    fn instances(&self, pm: &str) -> StoreFuture<'_, Vec<InstanceSummary>> {
+        let list = self
+            .lock()
+            .iter()
+            .filter(|((name, _), _)| name == pm)
+            .map(|((_, id), i)| InstanceSummary {
+                process_id: id.clone(),
+                status: i.status,
+                revision: i.revision,
+                outbox: i.outbox.len(),
+                updated_at_ms: i.updated_at_ms,
+            })
+            .collect();
+        Box::pin(std::future::ready(Ok(list)))
+    }
+
+    fn purge_finished(&self, pm: &str, before_ms: u64) -> StoreFuture<'_, u64> {
+        let mut instances = self.lock();
+        let before = instances.len();
+        instances.retain(|(name, _), i| {
+            !(name == pm && i.status.is_finished() && i.updated_at_ms < before_ms)
+        });
+        let purged = (before - instances.len()) as u64;
+        Box::pin(std::future::ready(Ok(purged)))
     }
 
     fn is_durable(&self) -> bool {

@@ -1,26 +1,54 @@
-//! Persistence of instances: state, handled events, outbox and completed commands.
+//! Persistence of instances: state, handled events, outbox, timers and dead letters.
 //!
 //! Every change to an instance is one [`Commit`], applied atomically: the state, the handled
-//! event, the commands it queued and the commands it settled go in together or not at all.
-//! Commands leave the outbox only after the commit that queued them, so a crash between the
-//! two never loses a command nor sends one the store does not know about.
+//! event, the commands it queued or settled, the timers it scheduled or cancelled and its
+//! dead-letter record go in together or not at all. Commands leave the outbox only after the
+//! commit that queued them, so a crash between the two never loses a command nor sends one the
+//! store does not know about.
 
 mod memory;
 
 use std::future::Future;
 use std::pin::Pin;
 
+use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 pub use memory::InMemoryStore;
 
-use crate::envelope::CommandEnvelope;
+use crate::envelope::{CommandEnvelope, EventEnvelope};
 use crate::error::StoreError;
 use crate::ids::ProcessId;
 use crate::status::InstanceStatus;
 
 /// The future a [`Store`] method returns.
 pub type StoreFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send + 'a>>;
+
+/// A durable timeout: `event` is delivered to its instance once the clock reaches `due_at_ms`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Timer {
+    /// The timer's id; also the `event_id` of the delivered event, so delivery is deduplicated.
+    pub timer_id: Uuid,
+    /// When it is due, in milliseconds since the Unix epoch by the runtime's clock.
+    pub due_at_ms: u64,
+    /// The event delivered when it fires.
+    pub event: EventEnvelope,
+}
+
+/// Why an instance is parked, kept until an operator retries or skips it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DeadLetter {
+    /// The event whose handler kept failing, when a handler is the cause.
+    pub event: Option<EventEnvelope>,
+    /// The command that kept failing, when the command side is the cause.
+    pub command: Option<CommandEnvelope>,
+    /// The last error, as text.
+    pub error: String,
+    /// Attempts made before parking.
+    pub attempts: u32,
+    /// When the instance was parked (milliseconds since the Unix epoch).
+    pub parked_at_ms: u64,
+}
 
 /// One instance as the store holds it.
 #[derive(Debug, Clone)]
@@ -31,21 +59,43 @@ pub struct StoredInstance {
     pub revision: u64,
     /// The serialised state (JSON).
     pub state: Vec<u8>,
+    /// The `version` of the process manager that wrote `state`.
+    pub state_version: u32,
     /// Ids of the events the instance has handled, for deduplication.
     pub handled: Vec<Uuid>,
     /// Commands queued but not yet settled, in dispatch order.
     pub outbox: Vec<CommandEnvelope>,
     /// Commands the command side accepted, in order of completion.
     pub completed: Vec<CommandEnvelope>,
+    /// Pending timers.
+    pub timers: Vec<Timer>,
+    /// Why the instance is parked, while it is.
+    pub dead_letter: Option<DeadLetter>,
+    /// Events that arrived while the instance was parked, in arrival order.
+    pub stash: Vec<EventEnvelope>,
+    /// Time of the last commit (milliseconds since the Unix epoch).
+    pub updated_at_ms: u64,
 }
 
 /// How a command left the outbox.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Settlement {
     /// The command side accepted it; it joins the completed log (compensation reads it).
     Completed,
     /// It was dropped without being accepted (the saga aborted before sending it).
     Cancelled,
+}
+
+/// A change to an optional part of an instance.
+#[derive(Debug, Clone, Default)]
+pub enum Change<T> {
+    /// Leave it as it is.
+    #[default]
+    Keep,
+    /// Replace it.
+    Set(T),
+    /// Remove it.
+    Clear,
 }
 
 /// One atomic change to one instance.
@@ -61,26 +111,114 @@ pub struct Commit {
     pub status: InstanceStatus,
     /// The new serialised state, or `None` when it did not change.
     pub state: Option<Vec<u8>>,
+    /// The process manager's `version`, stored with the state.
+    pub state_version: u32,
     /// The event this commit handled, recorded for deduplication.
     pub handled: Option<Uuid>,
     /// Commands to append to the outbox.
     pub enqueue: Vec<CommandEnvelope>,
     /// Commands leaving the outbox, by id.
     pub settle: Vec<(Uuid, Settlement)>,
+    /// Timers to add.
+    pub schedule: Vec<Timer>,
+    /// Timers to remove, by id (fired or cancelled).
+    pub unschedule: Vec<Uuid>,
+    /// The dead-letter record.
+    pub dead_letter: Change<DeadLetter>,
+    /// Events to append to the stash.
+    pub stash: Vec<EventEnvelope>,
+    /// Events to remove from the front of the stash.
+    pub unstash: usize,
+    /// Time of the commit (milliseconds since the Unix epoch).
+    pub at_ms: u64,
+}
+
+impl Commit {
+    /// A commit of `revision` that changes nothing but the status; fill in the rest.
+    pub fn new(
+        pm: &'static str,
+        process_id: ProcessId,
+        revision: u64,
+        status: InstanceStatus,
+        at_ms: u64,
+    ) -> Self {
+        Self {
+            pm,
+            process_id,
+            revision,
+            status,
+            state: None,
+            state_version: 1,
+            handled: None,
+            enqueue: Vec::new(),
+            settle: Vec::new(),
+            schedule: Vec::new(),
+            unschedule: Vec::new(),
+            dead_letter: Change::Keep,
+            stash: Vec::new(),
+            unstash: 0,
+            at_ms,
+        }
+    }
+}
+
+/// A timer as the runtime's timer wheel sees it, across instances.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DueTimer {
+    /// The process manager's name.
+    pub pm: String,
+    /// The instance.
+    pub process_id: ProcessId,
+    /// The timer.
+    pub timer_id: Uuid,
+    /// When it is due (milliseconds since the Unix epoch).
+    pub due_at_ms: u64,
+}
+
+/// One line of the instance listing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InstanceSummary {
+    /// The instance.
+    pub process_id: ProcessId,
+    /// Its status.
+    pub status: InstanceStatus,
+    /// Commits applied.
+    pub revision: u64,
+    /// Commands waiting in its outbox.
+    pub outbox: usize,
+    /// Time of the last commit (milliseconds since the Unix epoch).
+    pub updated_at_ms: u64,
 }
 
 /// Where instances live between events.
 ///
 /// Implementations must apply a [`Commit`] atomically and refuse one whose `revision` does not
-/// follow the stored one with [`StoreError::Conflict`]. The runtime holds at most one live
-/// instance per (PM, process id) per store, so a conflict means a second writer.
+/// follow the stored one with [`StoreError::Conflict`], leaving the instance untouched. The
+/// conformance suite in `tests/tests/store_conformance.rs` states the contract as tests; every
+/// implementation runs it.
 pub trait Store: Send + Sync + 'static {
     /// Loads an instance; `None` when it has never been committed.
-    fn load<'a>(&'a self, pm: &'a str, process_id: &'a ProcessId)
-    -> StoreFuture<'a, Option<StoredInstance>>;
+    fn load<'a>(
+        &'a self,
+        pm: &'a str,
+        process_id: &'a ProcessId,
+    ) -> StoreFuture<'a, Option<StoredInstance>>;
 
     /// Applies one commit atomically.
     fn commit(&self, commit: Commit) -> StoreFuture<'_, ()>;
+
+    /// Every pending timer due at or before `until_ms`, earliest first, at most `limit`.
+    fn due_timers(&self, until_ms: u64, limit: usize) -> StoreFuture<'_, Vec<DueTimer>>;
+
+    /// Instances of `pm` with work left after a restart: a non-empty outbox and not parked.
+    fn unfinished(&self, pm: &str) -> StoreFuture<'_, Vec<ProcessId>>;
+
+    /// Every instance of `pm`, tombstones included, ordered by process id.
+    fn instances(&self, pm: &str) -> StoreFuture<'_, Vec<InstanceSummary>>;
+
+    /// Deletes finished instances (tombstones) of `pm` last changed before `before_ms`;
+    /// returns how many were deleted. After this a start event for one of them starts afresh.
+    fn purge_finished(&self, pm: &str, before_ms: u64) -> StoreFuture<'_, u64>;
 
     /// Whether committed data survives the process (false for [`InMemoryStore`]).
     fn is_durable(&self) -> bool;
