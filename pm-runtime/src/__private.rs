@@ -106,3 +106,20 @@ pub const fn assert_command<T: Command>() {}
 
 /// Asserts at compile time that a state type has what the runtime needs.
 pub const fn assert_state<T: Default + serde::Serialize + serde::de::DeserializeOwned>() {}
+
+/// The command type of the stand-in `ProcessManager` impl that `#[process_manager]` emits
+/// after a compile error, so the error does not cascade; it has no values.
+#[derive(Debug)]
+pub enum NoCommands {}
+
+impl CommandSet for NoCommands {
+    fn into_parts(self) -> CommandParts {
+        match self {}
+    }
+}
+
+/// A context for calling a process manager's generated `handle`/`compensate` directly, as the
+/// macro's own tests do; the runtime builds its contexts itself.
+pub fn context<P>(process_id: ProcessId) -> Context<P> {
+    Context::new(process_id)
+}

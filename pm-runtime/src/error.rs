@@ -93,6 +93,35 @@ pub enum StoreError {
         #[source]
         source: serde_json::Error,
     },
+    /// The stored state was written by a newer version of the process manager.
+    #[error(
+        "the stored state of `{pm}` instance `{process_id}` is version {stored}, newer than this build's version {supported}"
+    )]
+    NewerVersion {
+        /// The process manager.
+        pm: &'static str,
+        /// The instance.
+        process_id: ProcessId,
+        /// The version in the store.
+        stored: u32,
+        /// The version this build understands.
+        supported: u32,
+    },
+    /// Upgrading a state written by an older version failed.
+    #[error(
+        "cannot upgrade the state of `{pm}` instance `{process_id}` from version {from}: {source}"
+    )]
+    Upgrade {
+        /// The process manager.
+        pm: &'static str,
+        /// The instance.
+        process_id: ProcessId,
+        /// The version in the store.
+        from: u32,
+        /// What the upgrade hook reported.
+        #[source]
+        source: BoxError,
+    },
     /// Another writer changed the instance since it was loaded.
     #[error(
         "`{pm}` instance `{process_id}` was changed concurrently: expected revision {expected}, found {found}"
@@ -167,6 +196,25 @@ pub enum Error {
         pm: &'static str,
         /// The instance.
         process_id: ProcessId,
+        /// What went wrong.
+        #[source]
+        source: StoreError,
+    },
+    /// The instance is not parked, so there is nothing to retry or skip.
+    #[error("`{pm}` instance `{process_id}` is not parked (it is {status})")]
+    NotParked {
+        /// The process manager.
+        pm: &'static str,
+        /// The instance.
+        process_id: ProcessId,
+        /// Its status.
+        status: InstanceStatus,
+    },
+    /// Reading the store at start failed.
+    #[error("cannot recover `{pm}` from the store: {source}")]
+    Recovery {
+        /// The process manager.
+        pm: &'static str,
         /// What went wrong.
         #[source]
         source: StoreError,

@@ -28,14 +28,20 @@ struct Slot<P> {
 
 pub(crate) struct Host<P: ProcessManager> {
     pub(crate) shared: Arc<Shared>,
+    /// How this PM's transient command failures are retried.
+    pub(crate) command_retry: crate::dispatch::RetryPolicy,
     registry: Mutex<HashMap<ProcessId, Slot<P>>>,
     generations: AtomicU64,
 }
 
 impl<P: ProcessManager> Host<P> {
-    pub(crate) fn new(shared: Arc<Shared>) -> Arc<Self> {
+    pub(crate) fn new(
+        shared: Arc<Shared>,
+        command_retry: crate::dispatch::RetryPolicy,
+    ) -> Arc<Self> {
         Arc::new(Self {
             shared,
+            command_retry,
             registry: Mutex::new(HashMap::new()),
             generations: AtomicU64::new(0),
         })

@@ -148,6 +148,27 @@ const COMMAND_ID_NAMESPACE: Uuid = Uuid::from_u128(0x6d1f_3c2a_8b44_4e0f_9a57_2c
 /// Namespace of idempotency keys; distinct from command ids so one never equals the other.
 const IDEMPOTENCY_NAMESPACE: Uuid = Uuid::from_u128(0x0b9e_44d7_51c3_4f62_8e1d_a4f2_3c90_6b18);
 
+/// Namespace of timer ids.
+const TIMER_NAMESPACE: Uuid = Uuid::from_u128(0x3f0c_9e61_27a4_4b8d_b6e2_91d5_0c47_e3a9);
+
+/// The name hashed into every derived id: length-prefixed so ("ab", "c") and ("a", "bc")
+/// stay apart.
+fn id_name(pm: &str, process_id: &ProcessId, cause: Uuid, index: u32) -> Vec<u8> {
+    let mut name = Vec::with_capacity(pm.len() + process_id.as_str().len() + 28);
+    name.extend_from_slice(&(pm.len() as u32).to_be_bytes());
+    name.extend_from_slice(pm.as_bytes());
+    name.extend_from_slice(&(process_id.as_str().len() as u32).to_be_bytes());
+    name.extend_from_slice(process_id.as_str().as_bytes());
+    name.extend_from_slice(cause.as_bytes());
+    name.extend_from_slice(&index.to_be_bytes());
+    name
+}
+
+/// The deterministic id of timer number `index` scheduled while handling `cause`.
+pub(crate) fn timer_id(pm: &str, process_id: &ProcessId, cause: Uuid, index: u32) -> Uuid {
+    Uuid::new_v5(&TIMER_NAMESPACE, &id_name(pm, process_id, cause, index))
+}
+
 /// The deterministic ids of one outgoing command.
 ///
 /// Both are UUIDv5 over (PM name, process id, cause, index in the batch), where the cause is
@@ -165,14 +186,7 @@ impl CommandIds {
     /// Derives the ids of command number `index` caused by `cause` in instance `process_id`
     /// of the process manager `pm`.
     pub fn derive(pm: &str, process_id: &ProcessId, cause: Uuid, index: u32) -> Self {
-        let mut name = Vec::with_capacity(pm.len() + process_id.as_str().len() + 22);
-        // Length prefixes keep ("ab", "c") and ("a", "bc") apart.
-        name.extend_from_slice(&(pm.len() as u32).to_be_bytes());
-        name.extend_from_slice(pm.as_bytes());
-        name.extend_from_slice(&(process_id.as_str().len() as u32).to_be_bytes());
-        name.extend_from_slice(process_id.as_str().as_bytes());
-        name.extend_from_slice(cause.as_bytes());
-        name.extend_from_slice(&index.to_be_bytes());
+        let name = id_name(pm, process_id, cause, index);
         Self {
             command_id: Uuid::new_v5(&COMMAND_ID_NAMESPACE, &name),
             idempotency_key: Uuid::new_v5(&IDEMPOTENCY_NAMESPACE, &name),

@@ -1,10 +1,13 @@
 //! A tokio runtime for process managers (sagas) declared with `#[process_manager]`.
 
 mod activity;
+mod builder;
+mod clock;
 mod context;
 mod dispatch;
 mod envelope;
 mod error;
+mod failure;
 mod handle;
 mod host;
 mod ids;
@@ -19,14 +22,18 @@ mod shared;
 mod stats;
 mod status;
 mod store;
+mod timers;
 
 #[doc(hidden)]
 pub mod __private;
 
+pub use builder::RuntimeBuilder;
+pub use clock::{Clock, ManualClock, Sleep, SystemClock};
 pub use context::Context;
 pub use dispatch::{CommandDispatcher, RetryPolicy};
 pub use envelope::{CommandEnvelope, EventEnvelope, EventMeta, Metadata};
 pub use error::{BoxError, DispatchError, Error, EventError, HandlerError, Refusal, StoreError};
+pub use failure::{CommandFailure, ErrorAction};
 pub use handle::InstanceHandle;
 pub use ids::{CommandIds, ProcessId, ToProcessId};
 pub use message::{Command, Event};
@@ -36,7 +43,7 @@ pub use process_manager::{
     Role, Targets,
 };
 pub use router::Published;
-pub use runtime::{Runtime, RuntimeBuilder};
+pub use runtime::{ParkedInstance, Runtime};
 pub use stats::Stats;
 pub use status::InstanceStatus;
 pub use store::{

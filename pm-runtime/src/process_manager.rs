@@ -5,7 +5,8 @@ use serde::de::DeserializeOwned;
 
 use crate::context::Context;
 use crate::envelope::{CommandEnvelope, EventEnvelope};
-use crate::error::{EventError, HandlerError};
+use crate::error::{BoxError, EventError, HandlerError};
+use crate::failure::{CommandFailure, ErrorAction};
 use crate::ids::ProcessId;
 use crate::payload::Payload;
 
@@ -164,6 +165,9 @@ pub trait ProcessManager: Serialize + DeserializeOwned + Send + Sized + 'static 
     const NAME: &'static str;
     /// What happens to a continuing event whose instance does not exist.
     const MISSING: MissingPolicy = MissingPolicy::Ignore;
+    /// Version of the state's shape (`#[process_manager(version = N)]`), stored with every
+    /// state so an older one can be upgraded when it is loaded.
+    const VERSION: u32 = 1;
     /// Every event type handled, with its role.
     const EVENTS: &'static [EventRoute];
     /// The commands this process manager may send.
@@ -189,4 +193,24 @@ pub trait ProcessManager: Serialize + DeserializeOwned + Send + Sized + 'static 
         command: &CommandEnvelope,
         ctx: &mut Context<Self>,
     ) -> Result<Compensation<Self::Command>, HandlerError>;
+
+    /// The `#[on_error]` decision about a failed command; `None` applies the runtime's
+    /// default (retry transient failures with backoff, then compensate; compensate a
+    /// rejection at once).
+    fn on_error(
+        &mut self,
+        failure: &CommandFailure,
+        ctx: &mut Context<Self>,
+    ) -> Option<ErrorAction<Self::Command>> {
+        let _ = (failure, ctx);
+        None
+    }
+
+    /// Reads a state stored by an older [`Self::VERSION`] (`from_version`). The default
+    /// deserialises it as it is, which suits changes serde absorbs (new fields with
+    /// `#[serde(default)]`); write `#[upgrade]` for anything else.
+    fn upgrade(from_version: u32, state: serde_json::Value) -> Result<Self, BoxError> {
+        let _ = from_version;
+        Ok(serde_json::from_value(state)?)
+    }
 }

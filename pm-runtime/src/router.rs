@@ -5,9 +5,12 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
+use uuid::Uuid;
+
 use crate::envelope::EventEnvelope;
 use crate::error::Error;
 use crate::host::Host;
+use crate::ids::ProcessId;
 use crate::instance::mailbox::{Delivered, Request};
 use crate::process_manager::ProcessManager;
 
@@ -24,6 +27,8 @@ pub struct Published {
     pub duplicates: usize,
     /// Instances that dropped it by rule (missing under `ignore`, or finished).
     pub ignored: usize,
+    /// Parked instances that hold it until an operator resumes them.
+    pub parked: usize,
 }
 
 impl Published {
@@ -32,6 +37,7 @@ impl Published {
             Delivered::Handled => self.handled += 1,
             Delivered::Duplicate => self.duplicates += 1,
             Delivered::Ignored => self.ignored += 1,
+            Delivered::Parked => self.parked += 1,
         }
     }
 }
@@ -46,6 +52,10 @@ pub(crate) trait Route: Send + Sync {
     ) -> BoxFuture<'a, Result<Vec<Pending>, Error>>;
     /// Asks every live instance to finish what is queued and exit.
     fn shutdown(&self) -> BoxFuture<'_, ()>;
+    /// Delivers a due timer to its instance.
+    fn fire_timer(&self, id: ProcessId, timer_id: Uuid) -> BoxFuture<'_, ()>;
+    /// Loads the instances with commands left in their outbox, so they send them.
+    fn recover(&self) -> BoxFuture<'_, Result<usize, Error>>;
 }
 
 impl<P: ProcessManager> Route for Arc<Host<P>> {
@@ -70,6 +80,37 @@ impl<P: ProcessManager> Route for Arc<Host<P>> {
                 pending.push(Box::pin(self.send(event, id.clone(), role, false).await));
             }
             Ok(pending)
+        })
+    }
+
+    fn fire_timer(&self, id: ProcessId, timer_id: Uuid) -> BoxFuture<'_, ()> {
+        Box::pin(async move {
+            let fired = self
+                .call(&id, |reply| Request::Timer { timer_id, reply })
+                .await;
+            if let Err(error) = fired {
+                tracing::warn!(pm = P::NAME, process_id = %id, %timer_id, %error,
+                               "a timeout failed; it stays stored and fires again at the next start");
+            }
+        })
+    }
+
+    fn recover(&self) -> BoxFuture<'_, Result<usize, Error>> {
+        Box::pin(async move {
+            let ids = self
+                .shared
+                .store
+                .unfinished(P::NAME)
+                .await
+                .map_err(|source| Error::Recovery {
+                    pm: P::NAME,
+                    source,
+                })?;
+            for id in &ids {
+                // Spawning the task is enough: it loads the instance and sends its outbox.
+                self.mailbox(id);
+            }
+            Ok(ids.len())
         })
     }
 

@@ -1,132 +1,45 @@
-//! The runtime: the builder, publishing, and the introspection surface.
+//! The runtime: publishing, introspection, operator actions, shutdown.
 
 use std::any::{Any, TypeId};
 use std::collections::HashMap;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 
-use crate::activity::Activity;
-use crate::dispatch::{CommandDispatcher, ErasedDispatcher, RetryPolicy};
+use tokio::task::JoinHandle;
+
 use crate::envelope::EventEnvelope;
 use crate::error::Error;
 use crate::handle::InstanceHandle;
 use crate::host::Host;
 use crate::ids::ProcessId;
-use crate::instance::mailbox::Control;
+use crate::instance::mailbox::{Control, Request};
 use crate::message::Event;
 use crate::process_manager::ProcessManager;
-use crate::router::{Published, Route, Router};
-use crate::shared::{Config, Shared};
-use crate::stats::{Counters, Stats};
+use crate::router::{Published, Router};
+use crate::shared::Shared;
+use crate::stats::Stats;
 use crate::status::InstanceStatus;
-use crate::store::{InMemoryStore, Store};
+use crate::store::{DeadLetter, InstanceSummary};
 
-type Registration = Box<dyn FnOnce(&Arc<Shared>, &mut Router) -> Arc<dyn Any + Send + Sync>>;
+use crate::builder::RuntimeBuilder;
 
-/// Configures and starts a [`Runtime`].
-pub struct RuntimeBuilder {
-    store: Option<Arc<dyn Store>>,
-    dispatcher: Option<Arc<dyn ErasedDispatcher>>,
-    registrations: Vec<(TypeId, &'static str, Registration)>,
-    mailbox_capacity: usize,
-    command_retry: RetryPolicy,
+pub(crate) struct Inner {
+    pub(crate) shared: Arc<Shared>,
+    pub(crate) router: Router,
+    pub(crate) hosts: HashMap<TypeId, Arc<dyn Any + Send + Sync>>,
+    pub(crate) closed: AtomicBool,
+    pub(crate) background: Mutex<Vec<JoinHandle<()>>>,
 }
 
-impl std::fmt::Debug for RuntimeBuilder {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RuntimeBuilder")
-            .field(
-                "registered",
-                &self.registrations.iter().map(|r| r.1).collect::<Vec<_>>(),
-            )
-            .field("mailbox_capacity", &self.mailbox_capacity)
-            .field("command_retry", &self.command_retry)
-            .finish_non_exhaustive()
-    }
-}
-
-impl RuntimeBuilder {
-    /// Where instances are persisted. Unset: an [`InMemoryStore`], which is not durable.
-    pub fn store(mut self, store: impl Store) -> Self {
-        self.store = Some(Arc::new(store));
-        self
-    }
-
-    /// Where commands go. Required.
-    pub fn dispatcher(mut self, dispatcher: impl CommandDispatcher) -> Self {
-        self.dispatcher = Some(Arc::new(dispatcher));
-        self
-    }
-
-    /// Hosts process manager `P`: its events are routed to its instances from now on.
-    pub fn register<P: ProcessManager>(mut self) -> Self {
-        let register: Registration = Box::new(|shared, router| {
-            let host = Host::<P>::new(Arc::clone(shared));
-            let route: Arc<dyn Route> = Arc::new(Arc::clone(&host));
-            router.add(route, P::EVENTS.iter().map(|e| e.event_type));
-            host
-        });
-        self.registrations
-            .push((TypeId::of::<P>(), P::NAME, register));
-        self
-    }
-
-    /// Capacity of each instance's mailbox (default 64). When it is full, publishers to that
-    /// instance wait: a slow instance slows its producers instead of growing memory.
-    pub fn mailbox_capacity(mut self, capacity: usize) -> Self {
-        self.mailbox_capacity = capacity.max(1);
-        self
-    }
-
-    /// How transient command failures are retried (default: [`RetryPolicy::default`]).
-    pub fn command_retry(mut self, policy: RetryPolicy) -> Self {
-        self.command_retry = RetryPolicy {
-            max_attempts: policy.max_attempts.max(1),
-            ..policy
-        };
-        self
-    }
-
-    /// Starts the runtime. Must be called within a tokio runtime.
-    pub async fn start(self) -> Result<Runtime, Error> {
-        let dispatcher = self.dispatcher.ok_or(Error::MissingDispatcher)?;
-        let mut names = HashMap::new();
-        for (type_id, name, _) in &self.registrations {
-            if names.insert(*name, *type_id).is_some() {
-                return Err(Error::DuplicateName(name));
-            }
-        }
-        let shared = Arc::new(Shared {
-            store: self.store.unwrap_or_else(|| Arc::new(InMemoryStore::new())),
-            dispatcher,
-            activity: Arc::new(Activity::new()),
-            counters: Counters::default(),
-            config: Config {
-                mailbox_capacity: self.mailbox_capacity,
-                command_retry: self.command_retry,
-            },
-        });
-        let mut router = Router::default();
-        let mut hosts = HashMap::new();
-        for (type_id, _, register) in self.registrations {
-            hosts.insert(type_id, register(&shared, &mut router));
-        }
-        Ok(Runtime {
-            inner: Arc::new(Inner {
-                shared,
-                router,
-                hosts,
-                closed: AtomicBool::new(false),
-            }),
-        })
-    }
-}
-
-struct Inner {
-    shared: Arc<Shared>,
-    router: Router,
-    hosts: HashMap<TypeId, Arc<dyn Any + Send + Sync>>,
-    closed: AtomicBool,
+/// A parked instance and why, as [`Runtime::parked`] lists them.
+#[derive(Debug, Clone)]
+pub struct ParkedInstance {
+    /// The process manager's name.
+    pub pm: &'static str,
+    /// The instance.
+    pub process_id: ProcessId,
+    /// What made it park.
+    pub dead_letter: Option<DeadLetter>,
 }
 
 /// Hosts process-manager instances: routes events to them and their commands out.
@@ -144,7 +57,7 @@ struct Inner {
 /// ```
 #[derive(Clone)]
 pub struct Runtime {
-    inner: Arc<Inner>,
+    pub(crate) inner: Arc<Inner>,
 }
 
 impl std::fmt::Debug for Runtime {
@@ -163,15 +76,9 @@ impl std::fmt::Debug for Runtime {
 }
 
 impl Runtime {
-    /// A builder with defaults: in-memory store, mailboxes of 64, default retry policy.
+    /// A builder with defaults: in-memory store, wall clock, mailboxes of 64.
     pub fn builder() -> RuntimeBuilder {
-        RuntimeBuilder {
-            store: None,
-            dispatcher: None,
-            registrations: Vec::new(),
-            mailbox_capacity: 64,
-            command_retry: RetryPolicy::default(),
-        }
+        RuntimeBuilder::default()
     }
 
     /// Publishes a typed event with a fresh id (see [`Runtime::publish_envelope`]).
@@ -187,8 +94,10 @@ impl Runtime {
     /// same `event_id` again is safe: instances that handled it skip it.
     ///
     /// Errors name the process manager and process id: a routing rule refused the event
-    /// ([`Error::Refused`]), a handler failed ([`Error::Handler`]), the payload is malformed
-    /// ([`Error::Correlate`]) or the store failed. Instances that handled the event keep it.
+    /// ([`Error::Refused`]), a handler kept failing ([`Error::Handler`]; its instance is then
+    /// parked with the event as its dead letter, so nothing is lost), the payload is
+    /// malformed ([`Error::Correlate`]) or the store failed. Instances that handled the event
+    /// keep it.
     pub async fn publish_envelope(&self, event: EventEnvelope) -> Result<Published, Error> {
         if self.inner.closed.load(Ordering::Acquire) {
             return Err(Error::Shutdown);
@@ -233,15 +142,122 @@ impl Runtime {
         Ok(handle)
     }
 
+    /// Every stored instance of `P` with its status, tombstones included.
+    pub async fn instances<P: ProcessManager>(&self) -> Result<Vec<InstanceSummary>, Error> {
+        let host = self.host::<P>()?;
+        host.shared
+            .store
+            .instances(P::NAME)
+            .await
+            .map_err(|source| Error::Recovery {
+                pm: P::NAME,
+                source,
+            })
+    }
+
+    /// Every parked instance of every registered process manager, with its dead letter.
+    pub async fn parked(&self) -> Result<Vec<ParkedInstance>, Error> {
+        let store = &self.inner.shared.store;
+        let mut parked = Vec::new();
+        for route in self.inner.router.routes() {
+            let pm = route.name();
+            let listed = store
+                .instances(pm)
+                .await
+                .map_err(|source| Error::Recovery { pm, source })?;
+            for summary in listed
+                .into_iter()
+                .filter(|s| s.status == InstanceStatus::Parked)
+            {
+                let stored = store
+                    .load(pm, &summary.process_id)
+                    .await
+                    .map_err(|source| Error::Store {
+                        pm,
+                        process_id: summary.process_id.clone(),
+                        source,
+                    })?;
+                parked.push(ParkedInstance {
+                    pm,
+                    process_id: summary.process_id,
+                    dead_letter: stored.and_then(|s| s.dead_letter),
+                });
+            }
+        }
+        Ok(parked)
+    }
+
+    /// Resumes a parked instance by trying its dead letter again: the poison event is
+    /// handled again, or the failed command is sent again. Events stashed while it was
+    /// parked follow in order. If the cause fails again, the instance parks again and the
+    /// error is returned.
+    pub async fn retry_parked<P: ProcessManager>(
+        &self,
+        id: impl Into<ProcessId>,
+    ) -> Result<(), Error> {
+        self.resume::<P>(id.into(), false).await
+    }
+
+    /// Resumes a parked instance by skipping its dead letter: the poison event is recorded
+    /// as handled without running its handler, or the failed command is dropped (and will
+    /// not be compensated). Events stashed while it was parked follow in order.
+    pub async fn skip_parked<P: ProcessManager>(
+        &self,
+        id: impl Into<ProcessId>,
+    ) -> Result<(), Error> {
+        self.resume::<P>(id.into(), true).await
+    }
+
+    async fn resume<P: ProcessManager>(&self, id: ProcessId, skip: bool) -> Result<(), Error> {
+        self.host::<P>()?
+            .call(&id, |reply| Request::Resume { skip, reply })
+            .await
+    }
+
+    /// Deletes the tombstones of `P` that finished more than `older_than` ago (by the
+    /// runtime's clock); a start event for one of those ids then starts a new instance.
+    /// Returns how many were deleted.
+    pub async fn purge_finished<P: ProcessManager>(
+        &self,
+        older_than: std::time::Duration,
+    ) -> Result<u64, Error> {
+        let host = self.host::<P>()?;
+        let bound = host
+            .shared
+            .clock
+            .now_ms()
+            .saturating_sub(older_than.as_millis() as u64);
+        host.shared
+            .store
+            .purge_finished(P::NAME, bound)
+            .await
+            .map_err(|source| Error::Recovery {
+                pm: P::NAME,
+                source,
+            })
+    }
+
     /// Number of instances of `P` currently in memory.
     pub fn live_instances<P: ProcessManager>(&self) -> Result<usize, Error> {
         Ok(self.host::<P>()?.live_count())
     }
 
-    /// Waits until no event is on its way to an instance and no outbox holds a command
-    /// (parked instances excepted). Meant for tests and orderly shutdown.
+    /// Waits until no event is on its way to an instance, no outbox holds a command and no
+    /// timeout is due (parked instances excepted). Meant for tests and orderly shutdown.
     pub async fn settled(&self) {
-        self.inner.shared.activity.settled().await;
+        let shared = &self.inner.shared;
+        loop {
+            shared.activity.settled().await;
+            let due = shared
+                .timers
+                .next_due()
+                .is_some_and(|due| due <= shared.clock.now_ms());
+            if !due {
+                return;
+            }
+            // A due timer is about to be picked up by the wheel; give it the chance.
+            tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+        }
     }
 
     /// The runtime's counters.
@@ -250,64 +266,25 @@ impl Runtime {
     }
 
     /// Stops taking events, lets every instance handle what is already in its mailbox and
-    /// finish the command in flight, then stops the instances. Commands still queued stay in
-    /// the store's outbox: a durable store sends them after the next start; with the
-    /// in-memory store they are lost, so call [`Runtime::settled`] first if they matter.
+    /// finish the command in flight, then stops the instances and the timer wheel. Commands
+    /// still queued stay in the store's outbox: a durable store sends them after the next
+    /// start; with the in-memory store they are lost, so call [`Runtime::settled`] first if
+    /// they matter.
     pub async fn shutdown(&self) -> Result<(), Error> {
         self.inner.closed.store(true, Ordering::Release);
+        let background = std::mem::take(
+            &mut *self
+                .inner
+                .background
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        );
+        for task in background {
+            task.abort();
+        }
         for route in self.inner.router.routes() {
             route.shutdown().await;
         }
         Ok(())
-    }
-}
-
-impl<S: Store + ?Sized> Store for Arc<S> {
-    fn load<'a>(
-        &'a self,
-        pm: &'a str,
-        process_id: &'a ProcessId,
-    ) -> crate::store::StoreFuture<'a, Option<crate::store::StoredInstance>> {
-        (**self).load(pm, process_id)
-    }
-
-    fn commit(&self, commit: crate::store::Commit) -> crate::store::StoreFuture<'_, ()> {
-        (**self).commit(commit)
-    }
-
-    fn due_timers(
-        &self,
-        until_ms: u64,
-        limit: usize,
-    ) -> crate::store::StoreFuture<'_, Vec<crate::store::DueTimer>> {
-        (**self).due_timers(until_ms, limit)
-    }
-
-    fn unfinished(&self, pm: &str) -> crate::store::StoreFuture<'_, Vec<ProcessId>> {
-        (**self).unfinished(pm)
-    }
-
-    fn instances(
-        &self,
-        pm: &str,
-    ) -> crate::store::StoreFuture<'_, Vec<crate::store::InstanceSummary>> {
-        (**self).instances(pm)
-    }
-
-    fn purge_finished(&self, pm: &str, before_ms: u64) -> crate::store::StoreFuture<'_, u64> {
-        (**self).purge_finished(pm, before_ms)
-    }
-
-    fn is_durable(&self) -> bool {
-        (**self).is_durable()
-    }
-}
-
-impl<D: CommandDispatcher> CommandDispatcher for Arc<D> {
-    fn dispatch(
-        &self,
-        command: &crate::envelope::CommandEnvelope,
-    ) -> impl std::future::Future<Output = Result<(), crate::error::DispatchError>> + Send {
-        (**self).dispatch(command)
     }
 }

@@ -1,25 +1,34 @@
 //! What every process-manager host and instance of one runtime shares.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use crate::activity::Activity;
+use crate::clock::Clock;
 use crate::dispatch::{ErasedDispatcher, RetryPolicy};
 use crate::stats::Counters;
 use crate::store::Store;
+use crate::timers::TimerWheel;
 
 /// Tunables fixed when the runtime starts.
 #[derive(Debug, Clone)]
 pub(crate) struct Config {
     /// Capacity of each instance's mailbox; a full mailbox makes publishers wait.
     pub(crate) mailbox_capacity: usize,
-    /// How transient command failures are retried.
-    pub(crate) command_retry: RetryPolicy,
+    /// Commands an instance may hold unsent before it stops taking events.
+    pub(crate) max_outbox: usize,
+    /// How failing handlers are retried before their instance is parked.
+    pub(crate) handler_retry: RetryPolicy,
+    /// How long an instance may sit idle in memory before it is passivated.
+    pub(crate) idle_timeout: Duration,
 }
 
 pub(crate) struct Shared {
     pub(crate) store: Arc<dyn Store>,
     pub(crate) dispatcher: Arc<dyn ErasedDispatcher>,
+    pub(crate) clock: Arc<dyn Clock>,
     pub(crate) activity: Arc<Activity>,
+    pub(crate) timers: Arc<TimerWheel>,
     pub(crate) counters: Counters,
     pub(crate) config: Config,
 }

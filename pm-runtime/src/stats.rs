@@ -53,10 +53,24 @@ counters! {
     compensated,
     /// Instances parked for an operator.
     parked,
+    /// Parked instances an operator resumed (retried or skipped).
+    resumed,
+    /// Events held by a parked instance until it is resumed.
+    stashed,
+    /// Timeouts delivered to their instance.
+    timers_fired,
+    /// Idle instances dropped from memory (reloaded on their next event).
+    passivated,
+    /// The longest outbox any instance has held (a high-water mark, not a count).
+    outbox_peak,
 }
 
 impl Counters {
     pub(crate) fn bump(counter: &AtomicU64) {
         counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn note_outbox(&self, len: usize) {
+        self.outbox_peak.fetch_max(len as u64, Ordering::Relaxed);
     }
 }

@@ -1,54 +1,108 @@
-//! The event path: lifecycle rules, deduplication, the handler call and its commit.
+//! The event path: lifecycle rules, deduplication, the handler call with retries, its commit.
 
 use tracing::debug;
+use uuid::Uuid;
 
 use super::mailbox::Delivered;
 use super::{Instance, guarded};
 use crate::context::Context;
 use crate::envelope::EventEnvelope;
-use crate::error::{Error, Refusal};
+use crate::error::{Error, HandlerError, Refusal};
 use crate::process_manager::{MissingPolicy, ProcessManager, Role};
 use crate::stats::Counters;
 use crate::status::InstanceStatus;
+use crate::store::DeadLetter;
+
+/// Where an event being handled came from; decides what else its commit removes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Origin {
+    /// Published or sent through a handle.
+    Mailbox,
+    /// A durable timer firing: the commit removes the timer.
+    Timer(Uuid),
+    /// Replayed from the stash of a resumed instance: the commit removes it from the stash.
+    Stash,
+}
+
+/// Why one handling attempt did not commit.
+enum Failure {
+    Handler(HandlerError),
+    Other(Error),
+}
 
 impl<P: ProcessManager> Instance<P> {
-    /// Handles one event delivered with `role`; `direct` is delivery through an
-    /// `InstanceHandle` (the instance was started explicitly, so start/missing rules do not
-    /// apply).
+    /// Handles one event delivered with `role`; `direct` is delivery to a known instance
+    /// (a handle, a timer, a stash replay), which bypasses the start and missing rules.
     pub(crate) async fn on_event(
         &mut self,
         event: &EventEnvelope,
         role: Role,
         direct: bool,
+        origin: Origin,
     ) -> Result<Delivered, Error> {
-        let counters = &self.host.shared.counters;
         if let Some(skip) = self.admit(event, role, direct)? {
-            Counters::bump(match skip {
-                Delivered::Duplicate => &counters.duplicates,
-                _ if self.exists() => &counters.ignored_finished,
-                _ => &counters.ignored_missing,
-            });
-            debug!(pm = P::NAME, process_id = %self.id, event_id = %event.event_id, ?skip, "event not handled");
+            self.count_skip(skip);
+            debug!(pm = P::NAME, process_id = %self.id, event_id = %event.event_id, ?skip,
+                   "event not handled");
+            if origin != Origin::Mailbox {
+                self.consume(origin).await?;
+            }
             return Ok(skip);
         }
-        let created = !self.exists();
+        if self.status == InstanceStatus::Parked {
+            return self.stash_event(event, origin).await;
+        }
+        let retry = self.host.shared.config.handler_retry;
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match self.try_handle(event, role, origin).await {
+                Ok(()) => return Ok(Delivered::Handled),
+                Err(Failure::Other(error)) => return Err(error),
+                Err(Failure::Handler(source)) => {
+                    Counters::bump(&self.host.shared.counters.handler_failures);
+                    if retry.should_retry(attempt) {
+                        tokio::time::sleep(retry.backoff(attempt)).await;
+                        continue;
+                    }
+                    let dead_letter = DeadLetter {
+                        event: Some(event.clone()),
+                        command: None,
+                        error: source.to_string(),
+                        attempts: attempt,
+                        parked_at_ms: self.host.shared.clock.now_ms(),
+                        resume: self.status,
+                    };
+                    if self.exists() {
+                        self.park(dead_letter, origin).await?;
+                    }
+                    return Err(Error::Handler {
+                        pm: P::NAME,
+                        process_id: self.id.clone(),
+                        event_id: event.event_id,
+                        source,
+                    });
+                }
+            }
+        }
+    }
 
+    /// One attempt: run the handler, commit its effects. On failure the state is restored.
+    async fn try_handle(
+        &mut self,
+        event: &EventEnvelope,
+        role: Role,
+        origin: Origin,
+    ) -> Result<(), Failure> {
+        let created = !self.exists();
         let mut ctx = Context::new(self.id.clone());
-        let outcome = guarded(|| self.state.handle(event, &mut ctx));
-        let commands = match outcome {
+        let commands = match guarded(|| self.state.handle(event, &mut ctx)) {
             Ok(commands) => commands,
-            Err(source) => {
-                Counters::bump(&self.host.shared.counters.handler_failures);
+            Err(error) => {
                 self.restore().await;
-                return Err(Error::Handler {
-                    pm: P::NAME,
-                    process_id: self.id.clone(),
-                    event_id: event.event_id,
-                    source,
-                });
+                return Err(Failure::Handler(error));
             }
         };
-
         let correlation_id = event
             .correlation_id
             .as_deref()
@@ -63,23 +117,29 @@ impl<P: ProcessManager> Instance<P> {
             (true, true) => InstanceStatus::Completed,
             (true, false) => InstanceStatus::Completing,
         };
-        let commit = self.commit(status, true, Some(event.event_id), envelopes, Vec::new());
-        let applied = match commit {
-            Ok(commit) => self.apply(commit).await,
-            Err(error) => Err(error),
-        };
-        if let Err(error) = applied {
-            self.restore().await;
-            return Err(error);
+        let mut commit = self.next_commit(status);
+        commit.state = Some(self.encoded_state().map_err(Failure::Other)?);
+        commit.handled = Some(event.event_id);
+        commit.enqueue = envelopes;
+        self.add_context(&mut commit, ctx, event.event_id, &correlation_id);
+        match origin {
+            Origin::Mailbox => {}
+            Origin::Timer(timer_id) => commit.unschedule.push(timer_id),
+            Origin::Stash => commit.unstash = 1,
         }
-        Counters::bump(&counters_of(self).handled);
+        if let Err(error) = self.apply(commit).await {
+            self.restore().await;
+            return Err(Failure::Other(error));
+        }
+        let counters = &self.host.shared.counters;
+        Counters::bump(&counters.handled);
         if created {
-            Counters::bump(&counters_of(self).started);
+            self.on_started();
         }
         if status == InstanceStatus::Completed {
-            Counters::bump(&counters_of(self).completed);
+            self.on_finished();
         }
-        Ok(Delivered::Handled)
+        Ok(())
     }
 
     /// Applies the lifecycle and dedup rules: `Ok(None)` means "handle it".
@@ -99,8 +159,17 @@ impl<P: ProcessManager> Instance<P> {
                 (false, _) => Ok(Some(Delivered::Ignored)),
             };
         }
-        if self.handled.contains(&event.event_id) {
+        let stashed = self.stash.iter().any(|e| e.event_id == event.event_id);
+        let dead = self
+            .dead_letter
+            .as_ref()
+            .and_then(|d| d.event.as_ref())
+            .is_some_and(|e| e.event_id == event.event_id);
+        if self.handled.contains(&event.event_id) || stashed || dead {
             return Ok(Some(Delivered::Duplicate));
+        }
+        if self.status == InstanceStatus::Parked {
+            return Ok(None);
         }
         if !self.status.accepts_events() {
             if direct {
@@ -114,6 +183,45 @@ impl<P: ProcessManager> Instance<P> {
         Ok(None)
     }
 
+    fn count_skip(&self, skip: Delivered) {
+        let counters = &self.host.shared.counters;
+        Counters::bump(match skip {
+            Delivered::Duplicate => &counters.duplicates,
+            _ if self.exists() => &counters.ignored_finished,
+            _ => &counters.ignored_missing,
+        });
+    }
+
+    /// Removes a skipped timer or stash entry, so it is not delivered again.
+    async fn consume(&mut self, origin: Origin) -> Result<(), Error> {
+        let mut commit = self.next_commit(self.status);
+        match origin {
+            Origin::Mailbox => return Ok(()),
+            Origin::Timer(timer_id) => commit.unschedule.push(timer_id),
+            Origin::Stash => commit.unstash = 1,
+        }
+        self.apply(commit).await
+    }
+
+    /// A parked instance holds new events until an operator resumes it.
+    async fn stash_event(
+        &mut self,
+        event: &EventEnvelope,
+        origin: Origin,
+    ) -> Result<Delivered, Error> {
+        if origin == Origin::Stash {
+            return Ok(Delivered::Parked);
+        }
+        let mut commit = self.next_commit(InstanceStatus::Parked);
+        commit.stash.push(event.clone());
+        if let Origin::Timer(timer_id) = origin {
+            commit.unschedule.push(timer_id);
+        }
+        self.apply(commit).await?;
+        Counters::bump(&self.host.shared.counters.stashed);
+        Ok(Delivered::Parked)
+    }
+
     fn refuse(&self, event: &EventEnvelope, reason: Refusal) -> Error {
         Counters::bump(&self.host.shared.counters.refused);
         Error::Refused {
@@ -123,8 +231,35 @@ impl<P: ProcessManager> Instance<P> {
             reason,
         }
     }
-}
 
-fn counters_of<P: ProcessManager>(instance: &Instance<P>) -> &Counters {
-    &instance.host.shared.counters
+    pub(crate) fn on_finished(&self) {
+        let counters = &self.host.shared.counters;
+        match self.status {
+            InstanceStatus::Completed => Counters::bump(&counters.completed),
+            InstanceStatus::Compensated => Counters::bump(&counters.compensated),
+            _ => return,
+        }
+        tracing::info!(target: "pm_runtime::telemetry", telemetry = "stop", pm = P::NAME,
+                       process_id = %self.id, status = %self.status);
+    }
+
+    /// Delivers the timer `timer_id` if this instance still holds it.
+    pub(crate) async fn on_timer(&mut self, timer_id: Uuid) -> Result<Delivered, Error> {
+        let Some(timer) = self.timers.iter().find(|t| t.timer_id == timer_id) else {
+            return Ok(Delivered::Ignored);
+        };
+        let event = timer.event.clone();
+        let Some(role) = Self::role_of(&event) else {
+            self.consume(Origin::Timer(timer_id)).await?;
+            return Ok(Delivered::Ignored);
+        };
+        Counters::bump(&self.host.shared.counters.timers_fired);
+        let role = if role == Role::StartNew {
+            Role::Start
+        } else {
+            role
+        };
+        self.on_event(&event, role, true, Origin::Timer(timer_id))
+            .await
+    }
 }

@@ -18,6 +18,8 @@ pub(crate) enum Delivered {
     Duplicate,
     /// Dropped by a routing rule (missing instance, finished instance).
     Ignored,
+    /// Held by a parked instance until an operator resumes it.
+    Parked,
 }
 
 /// The reply to a call. `Gone` means the task was retiring when the request arrived: the
@@ -59,6 +61,13 @@ pub(crate) enum Request {
     },
     /// Create the instance if it does not exist (evoq's `start_link`).
     Start { reply: Reply<()> },
+    /// Deliver a durable timer, if the instance still holds it.
+    Timer {
+        timer_id: uuid::Uuid,
+        reply: Reply<Delivered>,
+    },
+    /// Resume a parked instance: retry its dead letter, or skip it.
+    Resume { skip: bool, reply: Reply<()> },
     /// Finish the dispatch in flight, then exit; queued requests before it are handled first.
     Shutdown { done: oneshot::Sender<()> },
 }

@@ -2,11 +2,13 @@
 //!
 //! The task handles its mailbox one request at a time, commits every change through the
 //! store before acting on it, and sends its outbox one command at a time. `events` holds the
-//! event path, `outbox` the command path, `task` the loop that ties them together.
+//! event path, `outbox` the command path, `parking` dead letters and their resolution,
+//! `task` the loop that ties them together.
 
 mod events;
 pub(crate) mod mailbox;
 mod outbox;
+mod parking;
 pub(crate) mod task;
 
 use std::collections::{HashSet, VecDeque};
@@ -15,14 +17,16 @@ use std::sync::Arc;
 
 use uuid::Uuid;
 
-use crate::envelope::CommandEnvelope;
+use crate::context::Context;
+use crate::envelope::{CommandEnvelope, EventEnvelope, Metadata};
 use crate::error::{Error, HandlerError, StoreError};
 use crate::host::Host;
-use crate::ids::{CommandIds, ProcessId};
-use crate::process_manager::{CommandSet, ProcessManager};
-use crate::stats::Counters;
+use crate::ids::{CommandIds, ProcessId, timer_id};
+use crate::process_manager::{CommandSet, ProcessManager, Role};
 use crate::status::InstanceStatus;
-use crate::store::Commit;
+use crate::store::{Change, Commit, DeadLetter, Settlement, Timer};
+
+pub(crate) use events::Origin;
 
 pub(crate) struct Instance<P: ProcessManager> {
     host: Arc<Host<P>>,
@@ -34,11 +38,27 @@ pub(crate) struct Instance<P: ProcessManager> {
     handled: HashSet<Uuid>,
     outbox: VecDeque<CommandEnvelope>,
     completed: Vec<CommandEnvelope>,
+    timers: Vec<Timer>,
+    dead_letter: Option<DeadLetter>,
+    stash: VecDeque<EventEnvelope>,
     /// Outbox commands currently counted as pending work for `settled()`.
     tracked: usize,
     /// The in-memory state may differ from the store (a failed restore): retire the task so
     /// the next request reloads it.
     broken: bool,
+}
+
+/// The parts of a commit the instance mirrors in memory once the store has it.
+struct Mirror {
+    status: InstanceStatus,
+    handled: Option<Uuid>,
+    enqueue: Vec<CommandEnvelope>,
+    settle: Vec<(Uuid, Settlement)>,
+    schedule: Vec<Timer>,
+    unschedule: Vec<Uuid>,
+    dead_letter: Change<DeadLetter>,
+    stash: Vec<EventEnvelope>,
+    unstash: usize,
 }
 
 impl<P: ProcessManager> Instance<P> {
@@ -56,19 +76,25 @@ impl<P: ProcessManager> Instance<P> {
             handled: HashSet::new(),
             outbox: VecDeque::new(),
             completed: Vec::new(),
+            timers: Vec::new(),
+            dead_letter: None,
+            stash: VecDeque::new(),
             tracked: 0,
             broken: false,
             host,
             id,
         };
         if let Some(stored) = stored {
-            instance.state = decode_state::<P>(&instance.id, &stored.state)
+            instance.state = decode_state::<P>(&instance.id, &stored.state, stored.state_version)
                 .map_err(|source| store_error::<P>(&instance.id, source))?;
             instance.status = stored.status;
             instance.revision = stored.revision;
             instance.handled = stored.handled.into_iter().collect();
             instance.outbox = stored.outbox.into();
             instance.completed = stored.completed;
+            instance.timers = stored.timers;
+            instance.dead_letter = stored.dead_letter;
+            instance.stash = stored.stash.into();
             instance.track();
         }
         Ok(instance)
@@ -87,6 +113,11 @@ impl<P: ProcessManager> Instance<P> {
         self.broken || !self.exists() || self.status.is_finished()
     }
 
+    /// Whether the outbox is full: the task then stops taking events until it drains.
+    pub(crate) fn outbox_full(&self) -> bool {
+        self.outbox.len() >= self.host.shared.config.max_outbox
+    }
+
     /// Creates the instance in the store if it does not exist (evoq's `start_link`).
     pub(crate) async fn start(&mut self) -> Result<(), Error> {
         if self.status.is_finished() {
@@ -95,17 +126,18 @@ impl<P: ProcessManager> Instance<P> {
         if self.exists() {
             return Ok(());
         }
-        let commit = self.commit(InstanceStatus::Running, true, None, Vec::new(), Vec::new())?;
+        let mut commit = self.next_commit(InstanceStatus::Running);
+        commit.state = Some(self.encoded_state()?);
         self.apply(commit).await?;
-        Counters::bump(&self.host.shared.counters.started);
+        self.on_started();
         Ok(())
     }
 
     /// A copy of the state, through serde so `P` need not be `Clone`.
     pub(crate) fn state_copy(&self) -> Result<P, Error> {
-        let bytes = encode_state::<P>(&self.id, &self.state)
-            .map_err(|source| store_error::<P>(&self.id, source))?;
-        decode_state::<P>(&self.id, &bytes).map_err(|source| store_error::<P>(&self.id, source))
+        let bytes = self.encoded_state()?;
+        decode_state::<P>(&self.id, &bytes, P::VERSION)
+            .map_err(|source| store_error::<P>(&self.id, source))
     }
 
     pub(crate) fn not_found(&self) -> Error {
@@ -123,64 +155,95 @@ impl<P: ProcessManager> Instance<P> {
         }
     }
 
-    /// Builds a commit of the instance's current state (when `with_state`) and the changes.
-    fn commit(
-        &self,
-        status: InstanceStatus,
-        with_state: bool,
-        handled: Option<Uuid>,
-        enqueue: Vec<CommandEnvelope>,
-        settle: Vec<(Uuid, crate::store::Settlement)>,
-    ) -> Result<Commit, Error> {
+    fn encoded_state(&self) -> Result<Vec<u8>, Error> {
+        serde_json::to_vec(&self.state).map_err(|source| {
+            store_error::<P>(
+                &self.id,
+                StoreError::Encode {
+                    pm: P::NAME,
+                    process_id: self.id.clone(),
+                    source,
+                },
+            )
+        })
+    }
+
+    /// An empty commit of the next revision.
+    fn next_commit(&self, status: InstanceStatus) -> Commit {
         let mut commit = Commit::new(
             P::NAME,
             self.id.clone(),
             self.revision + 1,
             status,
-            now_ms(),
+            self.host.shared.clock.now_ms(),
         );
-        if with_state {
-            commit.state = Some(
-                encode_state::<P>(&self.id, &self.state)
-                    .map_err(|source| store_error::<P>(&self.id, source))?,
-            );
-        }
-        commit.handled = handled;
-        commit.enqueue = enqueue;
-        commit.settle = settle;
-        Ok(commit)
+        commit.state_version = P::VERSION;
+        commit
     }
 
-    /// Writes a commit and, once it is durable, mirrors it in memory.
-    async fn apply(&mut self, commit: Commit) -> Result<(), Error> {
-        let mirror = (
-            commit.status,
-            commit.handled,
-            commit.enqueue.clone(),
-            commit.settle.clone(),
-        );
+    /// Writes a commit and, once it is durable, mirrors it in memory and arms its timers.
+    /// A commit that finishes the instance also cancels every timer it still holds.
+    async fn apply(&mut self, mut commit: Commit) -> Result<(), Error> {
+        if commit.status.is_finished() {
+            let pending = self.timers.iter().map(|t| t.timer_id);
+            let unschedule: Vec<Uuid> = pending
+                .filter(|id| !commit.unschedule.contains(id))
+                .collect();
+            commit.unschedule.extend(unschedule);
+            commit.schedule.clear();
+        }
+        let mirror = Mirror {
+            status: commit.status,
+            handled: commit.handled,
+            enqueue: commit.enqueue.clone(),
+            settle: commit.settle.clone(),
+            schedule: commit.schedule.clone(),
+            unschedule: commit.unschedule.clone(),
+            dead_letter: commit.dead_letter.clone(),
+            stash: commit.stash.clone(),
+            unstash: commit.unstash,
+        };
         self.host
             .shared
             .store
             .commit(commit)
             .await
             .map_err(|source| store_error::<P>(&self.id, source))?;
-        let (status, handled, enqueue, settle) = mirror;
+        self.mirror(mirror);
+        Ok(())
+    }
+
+    fn mirror(&mut self, m: Mirror) {
         self.revision += 1;
-        self.status = status;
-        self.handled.extend(handled);
-        self.outbox.extend(enqueue);
-        for (command_id, settlement) in settle {
+        self.status = m.status;
+        self.handled.extend(m.handled);
+        self.outbox.extend(m.enqueue);
+        for (command_id, settlement) in m.settle {
             if let Some(at) = self.outbox.iter().position(|c| c.command_id == command_id) {
                 if let Some(command) = self.outbox.remove(at) {
-                    if settlement == crate::store::Settlement::Completed {
+                    if settlement == Settlement::Completed {
                         self.completed.push(command);
                     }
                 }
             }
         }
+        self.timers.retain(|t| !m.unschedule.contains(&t.timer_id));
+        for timer in &m.schedule {
+            let wheel = &self.host.shared.timers;
+            wheel.arm(P::NAME, self.id.clone(), timer.timer_id, timer.due_at_ms);
+        }
+        self.timers.extend(m.schedule);
+        match m.dead_letter {
+            Change::Keep => {}
+            Change::Set(dead_letter) => self.dead_letter = Some(dead_letter),
+            Change::Clear => self.dead_letter = None,
+        }
+        let unstash = m.unstash.min(self.stash.len());
+        self.stash.drain(..unstash);
+        self.stash.extend(m.stash);
         self.track();
-        Ok(())
+        let shared = &self.host.shared;
+        shared.counters.note_outbox(self.outbox.len());
     }
 
     /// Puts the state back to what the store holds after a handler failed midway.
@@ -190,10 +253,12 @@ impl<P: ProcessManager> Instance<P> {
             return;
         }
         match self.host.shared.store.load(P::NAME, &self.id).await {
-            Ok(Some(stored)) => match decode_state::<P>(&self.id, &stored.state) {
-                Ok(state) => self.state = state,
-                Err(_) => self.broken = true,
-            },
+            Ok(Some(stored)) => {
+                match decode_state::<P>(&self.id, &stored.state, stored.state_version) {
+                    Ok(state) => self.state = state,
+                    Err(_) => self.broken = true,
+                }
+            }
             Ok(None) | Err(_) => self.broken = true,
         }
     }
@@ -240,7 +305,7 @@ impl<P: ProcessManager> Instance<P> {
                     aggregate_type: parts.aggregate_type.into(),
                     aggregate_id: parts.aggregate_id,
                     payload: parts.payload,
-                    metadata: crate::envelope::Metadata::new(),
+                    metadata: Metadata::new(),
                     causation_id: Some(causation_id),
                     correlation_id: correlation_id.to_owned(),
                     idempotency_key: ids.idempotency_key,
@@ -248,13 +313,49 @@ impl<P: ProcessManager> Instance<P> {
             })
             .collect()
     }
-}
 
-/// Wall-clock milliseconds since the Unix epoch.
-fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
+    /// Adds what a handler asked of its context (timeouts, cancellations) to a commit.
+    fn add_context(&self, commit: &mut Commit, ctx: Context<P>, cause: Uuid, correlation_id: &str) {
+        let now = self.host.shared.clock.now_ms();
+        for event_type in &ctx.cancelled {
+            let cancelled = self
+                .timers
+                .iter()
+                .filter(|t| t.event.event_type == *event_type);
+            commit.unschedule.extend(cancelled.map(|t| t.timer_id));
+        }
+        for (index, scheduled) in ctx.scheduled.into_iter().enumerate() {
+            let id = timer_id(P::NAME, &self.id, cause, index as u32);
+            commit.schedule.push(Timer {
+                timer_id: id,
+                due_at_ms: now.saturating_add(scheduled.after.as_millis() as u64),
+                event: EventEnvelope {
+                    event_id: id,
+                    event_type: scheduled.event_type.into(),
+                    stream_id: None,
+                    position: None,
+                    correlation_id: Some(correlation_id.to_owned()),
+                    causation_id: Some(cause),
+                    metadata: Metadata::new(),
+                    payload: scheduled.payload,
+                },
+            });
+        }
+    }
+
+    fn on_started(&self) {
+        crate::stats::Counters::bump(&self.host.shared.counters.started);
+        tracing::info!(target: "pm_runtime::telemetry", telemetry = "start",
+                       pm = P::NAME, process_id = %self.id);
+    }
+
+    /// The role `P` gives an event type, for events delivered to a known instance.
+    fn role_of(event: &EventEnvelope) -> Option<Role> {
+        P::EVENTS
+            .iter()
+            .find(|route| route.event_type == event.event_type)
+            .map(|route| route.role)
+    }
 }
 
 /// Runs user code, turning a panic into a handler error.
@@ -269,18 +370,33 @@ fn guarded<T>(f: impl FnOnce() -> Result<T, HandlerError>) -> Result<T, HandlerE
     })
 }
 
-fn encode_state<P: ProcessManager>(id: &ProcessId, state: &P) -> Result<Vec<u8>, StoreError> {
-    serde_json::to_vec(state).map_err(|source| StoreError::Encode {
+/// Reads a stored state, upgrading it when an older version of `P` wrote it.
+fn decode_state<P: ProcessManager>(
+    id: &ProcessId,
+    bytes: &[u8],
+    version: u32,
+) -> Result<P, StoreError> {
+    let decode_error = |source| StoreError::Decode {
         pm: P::NAME,
         process_id: id.clone(),
         source,
-    })
-}
-
-fn decode_state<P: ProcessManager>(id: &ProcessId, bytes: &[u8]) -> Result<P, StoreError> {
-    serde_json::from_slice(bytes).map_err(|source| StoreError::Decode {
+    };
+    if version == P::VERSION {
+        return serde_json::from_slice(bytes).map_err(decode_error);
+    }
+    if version > P::VERSION {
+        return Err(StoreError::NewerVersion {
+            pm: P::NAME,
+            process_id: id.clone(),
+            stored: version,
+            supported: P::VERSION,
+        });
+    }
+    let value = serde_json::from_slice(bytes).map_err(decode_error)?;
+    P::upgrade(version, value).map_err(|source| StoreError::Upgrade {
         pm: P::NAME,
         process_id: id.clone(),
+        from: version,
         source,
     })
 }

@@ -1,4 +1,4 @@
-//! The command path: dispatch outcomes, retries, abort and compensation.
+//! The command path: dispatch outcomes, the error policy, abort and compensation.
 
 use std::time::Duration;
 
@@ -6,12 +6,14 @@ use tracing::{debug, warn};
 
 use super::{Instance, guarded};
 use crate::context::Context;
+use crate::dispatch::RetryPolicy;
 use crate::envelope::CommandEnvelope;
 use crate::error::{DispatchError, Error, HandlerError};
+use crate::failure::{CommandFailure, ErrorAction};
 use crate::process_manager::{Compensation, ProcessManager};
 use crate::stats::Counters;
 use crate::status::InstanceStatus;
-use crate::store::Settlement;
+use crate::store::{DeadLetter, Settlement};
 
 /// What the task does next about the command at the head of the outbox.
 #[derive(Debug, PartialEq, Eq)]
@@ -40,87 +42,181 @@ impl<P: ProcessManager> Instance<P> {
         let Some(command) = self.outbox.front().cloned() else {
             return Next::Continue;
         };
-        let counters = &self.host.shared.counters;
-        match result {
+        let error = match result {
             Ok(()) => {
-                Counters::bump(&counters.commands_dispatched);
-                self.settle_head(&command).await
+                Counters::bump(&self.host.shared.counters.commands_dispatched);
+                return self.settle_head(&command, Settlement::Completed).await;
             }
-            Err(DispatchError::Unavailable(reason))
-                if self.host.shared.config.command_retry.should_retry(attempt) =>
-            {
-                Counters::bump(&counters.command_failures);
-                Counters::bump(&counters.command_retries);
-                let wait = self.host.shared.config.command_retry.backoff(attempt);
-                debug!(pm = P::NAME, process_id = %self.id, command_id = %command.command_id,
-                       attempt, ?wait, %reason, "command side unavailable; retrying");
-                Next::RetryAfter(wait)
+            Err(error) => error,
+        };
+        Counters::bump(&self.host.shared.counters.command_failures);
+        let failure = CommandFailure {
+            command,
+            error,
+            attempt,
+        };
+        let (action, ctx) = self.decide(&failure);
+        debug!(pm = P::NAME, process_id = %self.id, command_id = %failure.command.command_id,
+               attempt, error = %failure.error, "command failed");
+        let next = match action {
+            ErrorAction::Retry { after } => {
+                Counters::bump(&self.host.shared.counters.command_retries);
+                self.commit_decision(ctx, &failure).await;
+                Next::RetryAfter(after)
             }
+            ErrorAction::Compensate if self.status == InstanceStatus::Compensating => {
+                self.park_command(&failure, "a compensating command failed")
+                    .await
+            }
+            ErrorAction::Compensate => self.abort(&failure).await,
+            ErrorAction::Continue(commands) => self.replace_pending(commands, ctx, &failure).await,
+            ErrorAction::Skip => {
+                self.settle_head(&failure.command, Settlement::Cancelled)
+                    .await
+            }
+            ErrorAction::Park => self.park_command(&failure, "parked by `#[on_error]`").await,
+        };
+        next
+    }
+
+    /// The `#[on_error]` answer, or the default policy when there is none (or it panicked).
+    fn decide(
+        &mut self,
+        failure: &CommandFailure,
+    ) -> (ErrorAction<P::Command>, Option<Context<P>>) {
+        let mut ctx = Context::with_failure(self.id.clone(), Some(failure.clone()));
+        let answer = guarded(|| Ok(self.state.on_error(failure, &mut ctx)));
+        match answer {
+            Ok(Some(action)) => (action, Some(ctx)),
+            Ok(None) => (default_action(failure, &self.host.command_retry), None),
             Err(error) => {
-                Counters::bump(&counters.command_failures);
-                self.abort(&command, error).await
+                warn!(pm = P::NAME, process_id = %self.id, %error,
+                      "`#[on_error]` failed; applying the default policy");
+                (default_action(failure, &self.host.command_retry), None)
             }
         }
     }
 
-    /// The head command was accepted: move it to the completed log.
-    async fn settle_head(&mut self, command: &CommandEnvelope) -> Next {
+    /// Commits what an `#[on_error]` handler changed (state, timeouts) with no other effect.
+    async fn commit_decision(&mut self, ctx: Option<Context<P>>, failure: &CommandFailure) {
+        let Some(ctx) = ctx else { return };
+        let commit = self.encoded_state().map(|state| {
+            let mut commit = self.next_commit(self.status);
+            commit.state = Some(state);
+            commit
+        });
+        let applied = match commit {
+            Ok(mut commit) => {
+                let cause = failure.command.command_id;
+                self.add_context(&mut commit, ctx, cause, &failure.command.correlation_id);
+                self.apply(commit).await
+            }
+            Err(error) => Err(error),
+        };
+        if let Err(error) = applied {
+            warn!(pm = P::NAME, process_id = %self.id, %error, "could not record `#[on_error]` changes");
+            self.restore().await;
+        }
+    }
+
+    /// Moves the head command out of the outbox: into the completed log, or dropped.
+    async fn settle_head(&mut self, command: &CommandEnvelope, settlement: Settlement) -> Next {
         let last = self.outbox.len() == 1;
         let status = match self.status {
             InstanceStatus::Completing if last => InstanceStatus::Completed,
             InstanceStatus::Compensating if last => InstanceStatus::Compensated,
             status => status,
         };
-        let settle = vec![(command.command_id, Settlement::Completed)];
-        let commit = self.commit(status, false, None, Vec::new(), settle);
-        match commit {
-            Ok(commit) => match self.apply(commit).await {
-                Ok(()) => {
-                    self.count_finish();
-                    Next::Continue
-                }
-                Err(error) => self.retry_after_store_failure(&error),
-            },
+        let mut commit = self.next_commit(status);
+        commit.settle.push((command.command_id, settlement));
+        match self.apply(commit).await {
+            Ok(()) => {
+                self.on_finished();
+                Next::Continue
+            }
             Err(error) => self.retry_after_store_failure(&error),
         }
     }
 
-    /// A command failed for good: undo what the saga completed, newest first.
-    async fn abort(&mut self, failed: &CommandEnvelope, error: DispatchError) -> Next {
-        if self.status == InstanceStatus::Compensating {
-            warn!(pm = P::NAME, process_id = %self.id, command_id = %failed.command_id, %error,
-                  "a compensating command failed; parking the instance");
-            return self.park().await;
+    /// `ErrorAction::Continue`: these commands replace the failed one and those behind it.
+    async fn replace_pending(
+        &mut self,
+        commands: Vec<P::Command>,
+        ctx: Option<Context<P>>,
+        failure: &CommandFailure,
+    ) -> Next {
+        let failed = &failure.command;
+        let envelopes = self.envelopes(
+            commands,
+            failed.command_id,
+            failed.command_id,
+            &failed.correlation_id,
+        );
+        let status = match (self.status, envelopes.is_empty()) {
+            (InstanceStatus::Completing, true) => InstanceStatus::Completed,
+            (InstanceStatus::Compensating, true) => InstanceStatus::Compensated,
+            (status, _) => status,
+        };
+        let mut commit = self.next_commit(status);
+        match self.encoded_state() {
+            Ok(state) => commit.state = Some(state),
+            Err(error) => return self.retry_after_store_failure(&error),
         }
-        warn!(pm = P::NAME, process_id = %self.id, command_id = %failed.command_id, %error,
-              "command failed; compensating");
-        let compensations = match self.compensations(failed.command_id) {
-            Ok(compensations) => compensations,
-            Err(handler_error) => {
-                warn!(pm = P::NAME, process_id = %self.id, error = %handler_error,
-                      "a compensation handler failed; parking the instance");
+        commit.settle = self
+            .outbox
+            .iter()
+            .map(|c| (c.command_id, Settlement::Cancelled))
+            .collect();
+        commit.enqueue = envelopes;
+        if let Some(ctx) = ctx {
+            self.add_context(&mut commit, ctx, failed.command_id, &failed.correlation_id);
+        }
+        match self.apply(commit).await {
+            Ok(()) => {
+                self.on_finished();
+                Next::Continue
+            }
+            Err(error) => {
                 self.restore().await;
-                return self.park().await;
+                self.retry_after_store_failure(&error)
+            }
+        }
+    }
+
+    /// A command failed for good: undo what the saga completed, newest first.
+    async fn abort(&mut self, failure: &CommandFailure) -> Next {
+        warn!(pm = P::NAME, process_id = %self.id, command_id = %failure.command.command_id,
+              error = %failure.error, "command failed; compensating");
+        let compensations = match self.compensations(failure) {
+            Ok(compensations) => compensations,
+            Err(error) => {
+                self.restore().await;
+                let reason = format!("a compensation handler failed: {error}");
+                return self.park_command(failure, &reason).await;
             }
         };
+        tracing::info!(target: "pm_runtime::telemetry", telemetry = "compensate", pm = P::NAME,
+                       process_id = %self.id, command_count = compensations.len());
         let status = if compensations.is_empty() {
             InstanceStatus::Compensated
         } else {
             InstanceStatus::Compensating
         };
-        let cancelled = self
+        let mut commit = self.next_commit(status);
+        match self.encoded_state() {
+            Ok(state) => commit.state = Some(state),
+            Err(error) => return self.retry_after_store_failure(&error),
+        }
+        commit.settle = self
             .outbox
             .iter()
             .map(|c| (c.command_id, Settlement::Cancelled))
             .collect();
-        let applied = match self.commit(status, true, None, compensations, cancelled) {
-            Ok(commit) => self.apply(commit).await,
-            Err(error) => Err(error),
-        };
-        match applied {
+        commit.enqueue = compensations;
+        match self.apply(commit).await {
             Ok(()) => {
                 Counters::bump(&self.host.shared.counters.aborted);
-                self.count_finish();
+                self.on_finished();
                 Next::Continue
             }
             Err(error) => {
@@ -133,28 +229,18 @@ impl<P: ProcessManager> Instance<P> {
     /// The compensating commands of every completed command, newest completion first.
     fn compensations(
         &mut self,
-        failed_id: uuid::Uuid,
+        failure: &CommandFailure,
     ) -> Result<Vec<CommandEnvelope>, HandlerError> {
         let mut out = Vec::new();
         for done in self.completed.clone().iter().rev() {
-            if let Compensation::Commands(commands) = self.run_compensate(done)? {
-                out.extend(self.envelopes(
-                    commands,
-                    done.command_id,
-                    failed_id,
-                    &done.correlation_id,
-                ));
+            let mut ctx = Context::with_failure(self.id.clone(), Some(failure.clone()));
+            let answer = guarded(|| self.state.compensate(done, &mut ctx))?;
+            if let Compensation::Commands(commands) = answer {
+                let cause = failure.command.command_id;
+                out.extend(self.envelopes(commands, done.command_id, cause, &done.correlation_id));
             }
         }
         Ok(out)
-    }
-
-    fn run_compensate(
-        &mut self,
-        command: &CommandEnvelope,
-    ) -> Result<Compensation<P::Command>, HandlerError> {
-        let mut ctx = Context::new(self.id.clone());
-        guarded(|| self.state.compensate(command, &mut ctx))
     }
 
     /// evoq's `compensate/2`: the undo of `command`, computed on a copy of the state and not
@@ -183,27 +269,20 @@ impl<P: ProcessManager> Instance<P> {
         })
     }
 
-    async fn park(&mut self) -> Next {
-        let applied = match self.commit(InstanceStatus::Parked, false, None, Vec::new(), Vec::new())
-        {
-            Ok(commit) => self.apply(commit).await,
-            Err(error) => Err(error),
+    async fn park_command(&mut self, failure: &CommandFailure, reason: &str) -> Next {
+        warn!(pm = P::NAME, process_id = %self.id, command_id = %failure.command.command_id,
+              error = %failure.error, reason, "parking the instance");
+        let dead_letter = DeadLetter {
+            event: None,
+            command: Some(failure.command.clone()),
+            error: format!("{reason}: {}", failure.error),
+            attempts: failure.attempt,
+            parked_at_ms: self.host.shared.clock.now_ms(),
+            resume: self.status,
         };
-        match applied {
-            Ok(()) => {
-                Counters::bump(&self.host.shared.counters.parked);
-                Next::Continue
-            }
+        match self.park(dead_letter, super::Origin::Mailbox).await {
+            Ok(()) => Next::Continue,
             Err(error) => self.retry_after_store_failure(&error),
-        }
-    }
-
-    fn count_finish(&self) {
-        let counters = &self.host.shared.counters;
-        match self.status {
-            InstanceStatus::Completed => Counters::bump(&counters.completed),
-            InstanceStatus::Compensated => Counters::bump(&counters.compensated),
-            _ => {}
         }
     }
 
@@ -211,6 +290,18 @@ impl<P: ProcessManager> Instance<P> {
     /// command again (receivers dedupe on its idempotency key) retries the whole step.
     fn retry_after_store_failure(&self, error: &Error) -> Next {
         warn!(pm = P::NAME, process_id = %self.id, %error, "commit failed; retrying the step");
-        Next::RetryAfter(self.host.shared.config.command_retry.ceiling(1))
+        Next::RetryAfter(self.host.command_retry.ceiling(1))
+    }
+}
+
+/// The runtime's default: retry what may pass later while the policy allows, else abort.
+fn default_action<C>(failure: &CommandFailure, policy: &RetryPolicy) -> ErrorAction<C> {
+    match failure.error {
+        DispatchError::Unavailable(_) if policy.should_retry(failure.attempt) => {
+            ErrorAction::Retry {
+                after: policy.backoff(failure.attempt),
+            }
+        }
+        _ => ErrorAction::Compensate,
     }
 }

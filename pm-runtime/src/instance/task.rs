@@ -7,9 +7,9 @@ use tokio::task::JoinHandle;
 use tokio::time::{Instant, sleep_until};
 use tracing::Instrument;
 
-use super::Instance;
 use super::mailbox::{Answer, Control, Request};
 use super::outbox::Next;
+use super::{Instance, Origin};
 use crate::error::DispatchError;
 use crate::host::Host;
 use crate::ids::ProcessId;
@@ -72,6 +72,9 @@ pub(crate) async fn run<P: ProcessManager>(
         let mut sending = Sending::default();
         let mut shutdown: Option<oneshot::Sender<()>> = None;
         let mut retire_when_idle = false;
+        let idle_timeout = host.shared.config.idle_timeout;
+        let idle = tokio::time::sleep(idle_timeout);
+        tokio::pin!(idle);
 
         loop {
             if shutdown.is_some() {
@@ -98,12 +101,23 @@ pub(crate) async fn run<P: ProcessManager>(
                 () = sleep_until(retry_at.unwrap_or_else(Instant::now)), if retry_at.is_some() && shutdown.is_none() => {
                     sending.retry_at = None;
                 }
-                request = requests.recv(), if shutdown.is_none() => match request {
+                () = &mut idle, if shutdown.is_none() && sending.idle() && instance.next_command().is_none() => {
+                    // Passivate: everything is in the store; the next request reloads it.
+                    crate::stats::Counters::bump(&host.shared.counters.passivated);
+                    break;
+                }
+                request = requests.recv(), if shutdown.is_none() && !instance.outbox_full() => match request {
                     Some(Request::Shutdown { done }) => shutdown = Some(done),
-                    Some(request) => on_request(&mut instance, request).await,
+                    Some(request) => {
+                        if on_request(&mut instance, request).await {
+                            // Resumed from parking: the head command is tried afresh.
+                            sending = Sending::default();
+                        }
+                    }
                     None => break,
                 },
             }
+            idle.as_mut().reset(Instant::now() + idle_timeout);
             retire_when_idle = true;
         }
 
@@ -159,7 +173,8 @@ fn on_control<P: ProcessManager>(instance: &Instance<P>, request: Control<P>) {
     }
 }
 
-async fn on_request<P: ProcessManager>(instance: &mut Instance<P>, request: Request) {
+/// Handles one ordinary request; true when the instance was resumed from parking.
+async fn on_request<P: ProcessManager>(instance: &mut Instance<P>, request: Request) -> bool {
     match request {
         Request::Event {
             event,
@@ -171,7 +186,7 @@ async fn on_request<P: ProcessManager>(instance: &mut Instance<P>, request: Requ
             let span = tracing::debug_span!("pm_event", event_id = %event.event_id,
                                             event_type = %event.event_type);
             let result = instance
-                .on_event(&event, role, direct)
+                .on_event(&event, role, direct, Origin::Mailbox)
                 .instrument(span)
                 .await;
             if let Some(reply) = reply {
@@ -183,10 +198,18 @@ async fn on_request<P: ProcessManager>(instance: &mut Instance<P>, request: Requ
         Request::Start { reply } => {
             let _ = reply.send(Answer::Done(instance.start().await));
         }
+        Request::Timer { timer_id, reply } => {
+            let _ = reply.send(Answer::Done(instance.on_timer(timer_id).await));
+        }
+        Request::Resume { skip, reply } => {
+            let _ = reply.send(Answer::Done(instance.resume(skip).await));
+            return true;
+        }
         Request::Shutdown { done } => {
             let _ = done.send(());
         }
     }
+    false
 }
 
 fn reply_error(request: Request, error: crate::error::Error) {
@@ -196,7 +219,10 @@ fn reply_error(request: Request, error: crate::error::Error) {
         } => {
             let _ = reply.send(Answer::Done(Err(error)));
         }
-        Request::Start { reply } => {
+        Request::Start { reply } | Request::Resume { reply, .. } => {
+            let _ = reply.send(Answer::Done(Err(error)));
+        }
+        Request::Timer { reply, .. } => {
             let _ = reply.send(Answer::Done(Err(error)));
         }
         Request::Event { reply: None, .. } | Request::Shutdown { .. } => {}
@@ -221,7 +247,10 @@ fn drain<P: ProcessManager>(
             } => {
                 let _ = reply.send(Answer::Gone);
             }
-            Request::Start { reply } => {
+            Request::Start { reply } | Request::Resume { reply, .. } => {
+                let _ = reply.send(Answer::Gone);
+            }
+            Request::Timer { reply, .. } => {
                 let _ = reply.send(Answer::Gone);
             }
             Request::Shutdown { done } => {

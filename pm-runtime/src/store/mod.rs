@@ -48,6 +48,8 @@ pub struct DeadLetter {
     pub attempts: u32,
     /// When the instance was parked (milliseconds since the Unix epoch).
     pub parked_at_ms: u64,
+    /// The status the instance returns to when an operator retries or skips.
+    pub resume: InstanceStatus,
 }
 
 /// One instance as the store holds it.
