@@ -117,7 +117,7 @@ struct CommandSide {
     seen: Mutex<HashMap<uuid::Uuid, String>>,
 }
 
-impl CommandDispatcher for Arc<CommandSide> {
+impl CommandDispatcher for CommandSide {
     async fn dispatch(&self, command: &CommandEnvelope) -> Result<(), DispatchError> {
         let id = command.aggregate_id.clone();
         let cause = command
@@ -130,7 +130,10 @@ impl CommandDispatcher for Arc<CommandSide> {
             format!("   (compensation, after `{failed}` failed)")
         });
         if command.is::<ReserveStock>() && id == "o-2" {
-            println!("  command  {:<14} -> stock/{id}: REJECTED (out of stock)", command.command_type);
+            println!(
+                "  command  {:<14} -> stock/{id}: REJECTED (out of stock)",
+                command.command_type
+            );
             return Err(DispatchError::Rejected("out of stock".into()));
         }
         println!(
@@ -179,7 +182,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     loop {
         runtime.settled().await;
-        let Ok(event) = incoming.try_recv() else { break };
+        let Ok(event) = incoming.try_recv() else {
+            break;
+        };
         let order_id = event
             .payload
             .to_json()?
@@ -187,11 +192,16 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             .and_then(|v| v.as_str())
             .unwrap_or_default()
             .to_owned();
-        println!("event    {:<14} -> order_fulfillment/{order_id}", event.event_type);
+        println!(
+            "event    {:<14} -> order_fulfillment/{order_id}",
+            event.event_type
+        );
         runtime.publish_envelope(event).await?;
         runtime.settled().await;
         let state: OrderFulfillment = runtime.state(order_id.as_str()).await?;
-        let status = runtime.status::<OrderFulfillment>(order_id.as_str()).await?;
+        let status = runtime
+            .status::<OrderFulfillment>(order_id.as_str())
+            .await?;
         println!("  state    {state:?} [{status}]");
     }
 

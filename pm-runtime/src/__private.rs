@@ -6,6 +6,7 @@ pub use serde;
 pub use crate::context::Context;
 pub use crate::envelope::{CommandEnvelope, EventEnvelope, EventMeta};
 pub use crate::error::{EventError, HandlerError};
+pub use crate::failure::{CommandFailure, ErrorAction};
 pub use crate::ids::{ProcessId, ToProcessId};
 pub use crate::message::{Command, Event};
 pub use crate::payload::Decoded;

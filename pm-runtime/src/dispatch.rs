@@ -41,6 +41,15 @@ pub trait CommandDispatcher: Send + Sync + 'static {
     ) -> impl Future<Output = Result<(), DispatchError>> + Send;
 }
 
+impl<D: CommandDispatcher + ?Sized> CommandDispatcher for std::sync::Arc<D> {
+    fn dispatch(
+        &self,
+        command: &CommandEnvelope,
+    ) -> impl Future<Output = Result<(), DispatchError>> + Send {
+        (**self).dispatch(command)
+    }
+}
+
 pub(crate) type DispatchFuture<'a> =
     Pin<Box<dyn Future<Output = Result<(), DispatchError>> + Send + 'a>>;
 

@@ -126,10 +126,8 @@ impl<P: ProcessManager> Host<P> {
         let host = Arc::clone(self);
         let event = Arc::clone(event);
         async move {
-            if sent {
-                if let Ok(Answer::Done(result)) = rx.await {
-                    return result;
-                }
+            if sent && let Ok(Answer::Done(result)) = rx.await {
+                return result;
             }
             host.deliver(event, id, role, direct).await
         }

@@ -108,10 +108,10 @@ impl Payload {
                     found: value.type_name(),
                 }),
             Repr::Json { value, decoded } => {
-                if let Some(cached) = decoded.get() {
-                    if let Some(typed) = cached.as_any().downcast_ref::<T>() {
-                        return Ok(Decoded::Borrowed(typed));
-                    }
+                if let Some(cached) = decoded.get()
+                    && let Some(typed) = cached.as_any().downcast_ref::<T>()
+                {
+                    return Ok(Decoded::Borrowed(typed));
                 }
                 let typed = T::deserialize(&**value).map_err(|source| PayloadError::Json {
                     type_name: std::any::type_name::<T>(),

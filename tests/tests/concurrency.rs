@@ -1,5 +1,7 @@
 //! Many instances at once: each sees its own events, in order.
 
+#![allow(clippy::unwrap_used)] // test helpers may panic: a failure is the point
+
 mod common;
 
 use std::sync::Arc;
@@ -22,9 +24,12 @@ async fn a_thousand_instances_each_see_their_own_events_in_order() {
             let id = format!("o-{i}");
             rt.publish(placed(&id, i as u64)).await.unwrap();
             for n in 0..NOTES {
-                rt.publish(OrderNoted { order_id: id.clone(), note: format!("{i}:{n}") })
-                    .await
-                    .unwrap();
+                rt.publish(OrderNoted {
+                    order_id: id.clone(),
+                    note: format!("{i}:{n}"),
+                })
+                .await
+                .unwrap();
             }
         }));
     }
@@ -42,5 +47,9 @@ async fn a_thousand_instances_each_see_their_own_events_in_order() {
         assert_eq!(order.amount, i as u64);
     }
     assert_eq!(rt.stats().handled as usize, INSTANCES * (NOTES + 1) * 2);
-    assert_eq!(recorder.sent().len(), INSTANCES, "one ChargePayment per order");
+    assert_eq!(
+        recorder.sent().len(),
+        INSTANCES,
+        "one ChargePayment per order"
+    );
 }

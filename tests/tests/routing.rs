@@ -1,11 +1,11 @@
 //! Routing: start / continue / stop / ignore, missing-instance policies, PM isolation.
 
+#![allow(clippy::unwrap_used)] // test helpers may panic: a failure is the point
+
 mod common;
 
 use common::*;
-use pm_runtime::{
-    Error, Event, EventEnvelope, InstanceStatus, Refusal, Runtime, process_manager,
-};
+use pm_runtime::{Error, Event, EventEnvelope, InstanceStatus, Refusal, Runtime, process_manager};
 use serde::{Deserialize, Serialize};
 
 #[tokio::test]
@@ -15,14 +15,32 @@ async fn start_continue_and_stop_drive_one_instance() {
 
     let started = rt.publish(placed("o-1", 40)).await.unwrap();
     assert_eq!(started.handled, 2, "Order and Audit both start an instance");
-    assert_eq!(rt.status::<Order>("o-1").await.unwrap(), InstanceStatus::Running);
+    assert_eq!(
+        rt.status::<Order>("o-1").await.unwrap(),
+        InstanceStatus::Running
+    );
 
-    rt.publish(PaymentCharged { order_id: "o-1".into() }).await.unwrap();
-    rt.publish(StockReserved { order_id: "o-1".into() }).await.unwrap();
-    rt.publish(OrderShipped { order_id: "o-1".into() }).await.unwrap();
+    rt.publish(PaymentCharged {
+        order_id: "o-1".into(),
+    })
+    .await
+    .unwrap();
+    rt.publish(StockReserved {
+        order_id: "o-1".into(),
+    })
+    .await
+    .unwrap();
+    rt.publish(OrderShipped {
+        order_id: "o-1".into(),
+    })
+    .await
+    .unwrap();
     rt.settled().await;
 
-    assert_eq!(rt.status::<Order>("o-1").await.unwrap(), InstanceStatus::Completed);
+    assert_eq!(
+        rt.status::<Order>("o-1").await.unwrap(),
+        InstanceStatus::Completed
+    );
     assert_eq!(
         recorder.log_for("o-1"),
         ["ChargePayment", "ReserveStock", "ShipOrder"]
@@ -37,7 +55,12 @@ async fn an_event_no_handler_wants_is_ignored() {
     }
     let recorder = Recorder::default();
     let rt = runtime(&recorder).await;
-    let published = rt.publish(Unrelated { order_id: "o-1".into() }).await.unwrap();
+    let published = rt
+        .publish(Unrelated {
+            order_id: "o-1".into(),
+        })
+        .await
+        .unwrap();
     assert_eq!((published.handled, published.ignored), (0, 0));
     assert!(matches!(
         rt.status::<Order>("o-1").await,
@@ -50,23 +73,39 @@ async fn continuing_a_missing_instance_is_ignored_and_counted_by_default() {
     let recorder = Recorder::default();
     let rt = runtime(&recorder).await;
     let published = rt
-        .publish(PaymentCharged { order_id: "ghost".into() })
+        .publish(PaymentCharged {
+            order_id: "ghost".into(),
+        })
         .await
         .unwrap();
     assert_eq!((published.handled, published.ignored), (0, 1));
     assert_eq!(rt.stats().ignored_missing, 1);
-    assert!(matches!(rt.status::<Order>("ghost").await, Err(Error::NotFound { .. })));
+    assert!(matches!(
+        rt.status::<Order>("ghost").await,
+        Err(Error::NotFound { .. })
+    ));
     rt.settled().await;
-    assert!(recorder.log().is_empty(), "nothing was dispatched for a missing instance");
+    assert!(
+        recorder.log().is_empty(),
+        "nothing was dispatched for a missing instance"
+    );
 }
 
 #[tokio::test]
 async fn stopping_a_missing_instance_does_not_create_it() {
     let recorder = Recorder::default();
     let rt = runtime(&recorder).await;
-    let published = rt.publish(OrderShipped { order_id: "ghost".into() }).await.unwrap();
+    let published = rt
+        .publish(OrderShipped {
+            order_id: "ghost".into(),
+        })
+        .await
+        .unwrap();
     assert_eq!(published.ignored, 1);
-    assert!(matches!(rt.status::<Order>("ghost").await, Err(Error::NotFound { .. })));
+    assert!(matches!(
+        rt.status::<Order>("ghost").await,
+        Err(Error::NotFound { .. })
+    ));
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, Event)]
@@ -121,14 +160,26 @@ async fn missing_start_policy_starts_the_instance_and_error_policy_refuses() {
     let rt = policy_runtime().await;
     let err = rt.publish(Ping { key: "k".into() }).await.unwrap_err();
     match err {
-        Error::Refused { pm, process_id, reason, .. } => {
-            assert_eq!((pm, process_id.as_str(), reason), ("strict", "k", Refusal::Missing));
+        Error::Refused {
+            pm,
+            process_id,
+            reason,
+            ..
+        } => {
+            assert_eq!(
+                (pm, process_id.as_str(), reason),
+                ("strict", "k", Refusal::Missing)
+            );
         }
         other => panic!("expected a refusal, got {other}"),
     }
     // The lenient PM started its instance from the continuing event.
     assert_eq!(rt.state::<Lenient>("k").await.unwrap().pings, 1);
-    let message = rt.publish(Ping { key: "k2".into() }).await.unwrap_err().to_string();
+    let message = rt
+        .publish(Ping { key: "k2".into() })
+        .await
+        .unwrap_err()
+        .to_string();
     assert!(message.contains("`strict` instance `k2`"), "{message}");
 }
 
@@ -166,13 +217,20 @@ async fn two_pm_types_sharing_an_event_and_process_id_do_not_cross_talk() {
     let recorder = Recorder::default();
     let rt = runtime(&recorder).await;
     rt.publish(placed("shared", 5)).await.unwrap();
-    rt.publish(OrderNoted { order_id: "shared".into(), note: "hello".into() })
-        .await
-        .unwrap();
+    rt.publish(OrderNoted {
+        order_id: "shared".into(),
+        note: "hello".into(),
+    })
+    .await
+    .unwrap();
     let order: Order = rt.state("shared").await.unwrap();
     let audit: Audit = rt.state("shared").await.unwrap();
     assert_eq!(order.notes, ["hello"], "Order saw the note exactly once");
-    assert_eq!(audit.entries, ["placed 5", "noted hello"], "Audit saw each event once");
+    assert_eq!(
+        audit.entries,
+        ["placed 5", "noted hello"],
+        "Audit saw each event once"
+    );
 }
 
 #[tokio::test]
@@ -180,7 +238,11 @@ async fn a_completed_instance_is_a_tombstone_for_late_starts() {
     let recorder = Recorder::default();
     let rt = runtime(&recorder).await;
     rt.publish(placed("o-3", 1)).await.unwrap();
-    rt.publish(OrderShipped { order_id: "o-3".into() }).await.unwrap();
+    rt.publish(OrderShipped {
+        order_id: "o-3".into(),
+    })
+    .await
+    .unwrap();
     rt.settled().await;
     let before = recorder.log_for("o-3");
 
@@ -191,7 +253,10 @@ async fn a_completed_instance_is_a_tombstone_for_late_starts() {
     assert_eq!(recorder.log_for("o-3"), before, "no new commands");
     let state: Order = rt.state("o-3").await.unwrap();
     assert_eq!((state.amount, state.shipped), (1, true));
-    assert_eq!(rt.status::<Order>("o-3").await.unwrap(), InstanceStatus::Completed);
+    assert_eq!(
+        rt.status::<Order>("o-3").await.unwrap(),
+        InstanceStatus::Completed
+    );
 }
 
 #[tokio::test]

@@ -40,7 +40,7 @@ impl<P: ProcessManager> Instance<P> {
         direct: bool,
         origin: Origin,
     ) -> Result<Delivered, Error> {
-        if let Some(skip) = self.admit(event, role, direct)? {
+        if let Some(skip) = self.admit(event, role, direct, origin)? {
             self.count_skip(skip);
             debug!(pm = P::NAME, process_id = %self.id, event_id = %event.event_id, ?skip,
                    "event not handled");
@@ -148,6 +148,7 @@ impl<P: ProcessManager> Instance<P> {
         event: &EventEnvelope,
         role: Role,
         direct: bool,
+        origin: Origin,
     ) -> Result<Option<Delivered>, Error> {
         if !self.exists() {
             let creates = direct
@@ -159,7 +160,9 @@ impl<P: ProcessManager> Instance<P> {
                 (false, _) => Ok(Some(Delivered::Ignored)),
             };
         }
-        let stashed = self.stash.iter().any(|e| e.event_id == event.event_id);
+        // A stash replay is the stashed copy itself, not a redelivery of it.
+        let stashed =
+            origin != Origin::Stash && self.stash.iter().any(|e| e.event_id == event.event_id);
         let dead = self
             .dead_letter
             .as_ref()

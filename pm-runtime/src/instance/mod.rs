@@ -219,12 +219,11 @@ impl<P: ProcessManager> Instance<P> {
         self.handled.extend(m.handled);
         self.outbox.extend(m.enqueue);
         for (command_id, settlement) in m.settle {
-            if let Some(at) = self.outbox.iter().position(|c| c.command_id == command_id) {
-                if let Some(command) = self.outbox.remove(at) {
-                    if settlement == Settlement::Completed {
-                        self.completed.push(command);
-                    }
-                }
+            if let Some(at) = self.outbox.iter().position(|c| c.command_id == command_id)
+                && let Some(command) = self.outbox.remove(at)
+                && settlement == Settlement::Completed
+            {
+                self.completed.push(command);
             }
         }
         self.timers.retain(|t| !m.unschedule.contains(&t.timer_id));

@@ -58,7 +58,8 @@ impl<P: ProcessManager> Instance<P> {
         let (action, ctx) = self.decide(&failure);
         debug!(pm = P::NAME, process_id = %self.id, command_id = %failure.command.command_id,
                attempt, error = %failure.error, "command failed");
-        let next = match action {
+
+        match action {
             ErrorAction::Retry { after } => {
                 Counters::bump(&self.host.shared.counters.command_retries);
                 self.commit_decision(ctx, &failure).await;
@@ -75,8 +76,7 @@ impl<P: ProcessManager> Instance<P> {
                     .await
             }
             ErrorAction::Park => self.park_command(&failure, "parked by `#[on_error]`").await,
-        };
-        next
+        }
     }
 
     /// The `#[on_error]` answer, or the default policy when there is none (or it panicked).

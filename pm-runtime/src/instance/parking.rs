@@ -70,10 +70,10 @@ impl<P: ProcessManager> Instance<P> {
         self.apply(commit).await?;
         Counters::bump(&self.host.shared.counters.resumed);
         self.on_finished();
-        if let (Some(event), false) = (&dead_letter.event, skip) {
-            if let Some(role) = Self::role_of(event) {
-                self.on_event(event, role, true, Origin::Mailbox).await?;
-            }
+        if let (Some(event), false) = (&dead_letter.event, skip)
+            && let Some(role) = Self::role_of(event)
+        {
+            self.on_event(event, role, true, Origin::Mailbox).await?;
         }
         self.replay_stash().await
     }

@@ -225,3 +225,37 @@ pub trait Store: Send + Sync + 'static {
     /// Whether committed data survives the process (false for [`InMemoryStore`]).
     fn is_durable(&self) -> bool;
 }
+
+impl<S: Store + ?Sized> Store for std::sync::Arc<S> {
+    fn load<'a>(
+        &'a self,
+        pm: &'a str,
+        process_id: &'a ProcessId,
+    ) -> StoreFuture<'a, Option<StoredInstance>> {
+        (**self).load(pm, process_id)
+    }
+
+    fn commit(&self, commit: Commit) -> StoreFuture<'_, ()> {
+        (**self).commit(commit)
+    }
+
+    fn due_timers(&self, until_ms: u64, limit: usize) -> StoreFuture<'_, Vec<DueTimer>> {
+        (**self).due_timers(until_ms, limit)
+    }
+
+    fn unfinished(&self, pm: &str) -> StoreFuture<'_, Vec<ProcessId>> {
+        (**self).unfinished(pm)
+    }
+
+    fn instances(&self, pm: &str) -> StoreFuture<'_, Vec<InstanceSummary>> {
+        (**self).instances(pm)
+    }
+
+    fn purge_finished(&self, pm: &str, before_ms: u64) -> StoreFuture<'_, u64> {
+        (**self).purge_finished(pm, before_ms)
+    }
+
+    fn is_durable(&self) -> bool {
+        (**self).is_durable()
+    }
+}

@@ -1,5 +1,5 @@
 //! Sagas and a recording dispatcher shared by the end-to-end tests.
-#![allow(dead_code, unreachable_pub, missing_docs)]
+#![allow(dead_code, unreachable_pub, missing_docs, clippy::unwrap_used)]
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
@@ -188,7 +188,10 @@ impl Recorder {
 impl CommandDispatcher for Recorder {
     async fn dispatch(&self, command: &CommandEnvelope) -> Result<(), DispatchError> {
         self.sent.lock().unwrap().push(command.clone());
-        let key = (command.command_type.to_string(), command.aggregate_id.clone());
+        let key = (
+            command.command_type.to_string(),
+            command.aggregate_id.clone(),
+        );
         if self.reject.lock().unwrap().contains(&key) {
             return Err(DispatchError::Rejected(format!("{} refused", key.0)));
         }
