@@ -142,6 +142,9 @@ fn start_next<P: ProcessManager>(
         return;
     };
     let command = command.clone();
+    tracing::info!(target: "pm_runtime::telemetry", telemetry = "command", pm = P::NAME,
+                   process_id = %instance.id, command_type = %command.command_type,
+                   command_id = %command.command_id);
     let dispatcher = Arc::clone(&host.shared.dispatcher);
     let span = tracing::debug_span!("pm_command", pm = P::NAME, command_id = %command.command_id,
                                     command_type = %command.command_type);
