@@ -1,1 +1,3 @@
-//! Runnable sagas on pm-runtime; see `examples/`.
+//! Runnable sagas on pm-runtime: the examples in `examples/` and the `pm-demo` binary.
+
+pub mod demo;

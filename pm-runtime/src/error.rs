@@ -139,6 +139,16 @@ pub enum StoreError {
     /// The backend failed (I/O, connection, corruption).
     #[error("store backend failed: {0}")]
     Backend(#[source] BoxError),
+    /// The store could not be opened: a missing directory, a file that is not a database or
+    /// not this store's, a schema newer than this build, or an I/O failure.
+    #[error("cannot open the store at `{}`: {reason}", path.display())]
+    Open {
+        /// The path that was opened.
+        path: std::path::PathBuf,
+        /// Why it could not be opened.
+        #[source]
+        reason: BoxError,
+    },
 }
 
 /// Why the router refused to deliver an event to an instance.

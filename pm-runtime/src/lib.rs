@@ -50,6 +50,8 @@ pub use store::{
     Change, Commit, DeadLetter, DueTimer, InMemoryStore, InstanceSummary, Settlement, Store,
     StoreFuture, StoredInstance, Timer,
 };
+#[cfg(feature = "sqlite")]
+pub use store::{SqliteOptions, SqliteStore, Synchronous};
 
 #[cfg(feature = "macros")]
 pub use pm_macros::{Command, Event, process_manager};

@@ -53,7 +53,7 @@ impl InMemoryStore {
             return Err(StoreError::Conflict {
                 pm: commit.pm.to_owned(),
                 process_id: commit.process_id,
-                expected: commit.revision - 1,
+                expected: commit.revision.saturating_sub(1),
                 found,
             });
         }

@@ -7,6 +7,8 @@
 //! store does not know about.
 
 mod memory;
+#[cfg(feature = "sqlite")]
+mod sqlite;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -15,6 +17,8 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 pub use memory::InMemoryStore;
+#[cfg(feature = "sqlite")]
+pub use sqlite::{SqliteOptions, SqliteStore, Synchronous};
 
 use crate::envelope::{CommandEnvelope, EventEnvelope};
 use crate::error::StoreError;

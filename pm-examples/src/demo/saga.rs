@@ -1,0 +1,125 @@
+//! The demo's order saga: charge, reserve, ship; refund when stock is refused.
+
+use pm_runtime::prelude::*;
+use serde::{Deserialize, Serialize};
+
+/// A customer placed an order.
+#[derive(Debug, Clone, Serialize, Deserialize, Event)]
+pub struct OrderPlaced {
+    /// The order, and the saga's process id.
+    pub order_id: String,
+    /// Amount to charge.
+    pub amount: u64,
+}
+
+/// The payment side charged the order.
+#[derive(Debug, Clone, Serialize, Deserialize, Event)]
+pub struct PaymentCharged {
+    /// The order.
+    pub order_id: String,
+}
+
+/// The stock side reserved the order's items.
+#[derive(Debug, Clone, Serialize, Deserialize, Event)]
+pub struct StockReserved {
+    /// The order.
+    pub order_id: String,
+}
+
+/// The shipping side shipped the order.
+#[derive(Debug, Clone, Serialize, Deserialize, Event)]
+pub struct OrderShipped {
+    /// The order.
+    pub order_id: String,
+}
+
+/// Charge the customer.
+#[derive(Debug, Clone, Serialize, Deserialize, Command)]
+#[command(aggregate = "payment", id = order_id)]
+pub struct ChargePayment {
+    /// The order.
+    pub order_id: String,
+    /// Amount to charge.
+    pub amount: u64,
+}
+
+/// Give the money back: the undo of [`ChargePayment`].
+#[derive(Debug, Clone, Serialize, Deserialize, Command)]
+#[command(aggregate = "payment", id = order_id)]
+pub struct RefundPayment {
+    /// The order.
+    pub order_id: String,
+    /// Amount to refund.
+    pub amount: u64,
+}
+
+/// Reserve the order's items.
+#[derive(Debug, Clone, Serialize, Deserialize, Command)]
+#[command(aggregate = "stock", id = order_id)]
+pub struct ReserveStock {
+    /// The order.
+    pub order_id: String,
+}
+
+/// Ship the order.
+#[derive(Debug, Clone, Serialize, Deserialize, Command)]
+#[command(aggregate = "shipping", id = order_id)]
+pub struct ShipOrder {
+    /// The order.
+    pub order_id: String,
+}
+
+/// The saga's state.
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct DemoOrder {
+    amount: u64,
+    charged: bool,
+    reserved: bool,
+    shipped: bool,
+}
+
+#[process_manager(
+    name = "demo_order",
+    correlate = order_id,
+    commands(ChargePayment, RefundPayment, ReserveStock, ShipOrder)
+)]
+impl DemoOrder {
+    #[start]
+    fn placed(&mut self, e: &OrderPlaced) -> ChargePayment {
+        self.amount = e.amount;
+        ChargePayment {
+            order_id: e.order_id.clone(),
+            amount: e.amount,
+        }
+    }
+
+    #[handle]
+    fn charged(&mut self, e: &PaymentCharged) -> ReserveStock {
+        self.charged = true;
+        ReserveStock {
+            order_id: e.order_id.clone(),
+        }
+    }
+
+    #[handle]
+    fn reserved(&mut self, e: &StockReserved) -> ShipOrder {
+        self.reserved = true;
+        ShipOrder {
+            order_id: e.order_id.clone(),
+        }
+    }
+
+    #[stop]
+    fn shipped(&mut self, _e: &OrderShipped) {
+        self.shipped = true;
+    }
+
+    #[compensate(ChargePayment)]
+    fn refund(&mut self, c: &ChargePayment) -> RefundPayment {
+        self.charged = false;
+        RefundPayment {
+            order_id: c.order_id.clone(),
+            amount: c.amount,
+        }
+    }
+}

@@ -1,0 +1,195 @@
+//! The SQL of one commit and of a purge, run by the writer inside a savepoint.
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+use super::codec::{EncodedCommit, finished_statuses_sql};
+use crate::error::StoreError;
+use crate::store::{Change, Settlement};
+
+/// Applies one commit, or returns [`StoreError::Conflict`] having changed nothing.
+///
+/// The steps follow the in-memory store's order exactly: enqueue before settle (a command
+/// queued and settled in one commit is settled), unschedule before schedule, unstash before
+/// stash.
+pub(crate) fn apply_commit(conn: &Connection, c: &EncodedCommit) -> Result<(), StoreError> {
+    let key = (c.pm, c.process_id.as_str());
+    let found: Option<u64> = conn
+        .prepare_cached("SELECT revision FROM pm_instance WHERE pm = ?1 AND process_id = ?2")?
+        .query_row(key, |row| row.get(0))
+        .optional()?;
+    let found = found.unwrap_or(0);
+    if found.checked_add(1) != Some(c.revision) {
+        return Err(StoreError::Conflict {
+            pm: c.pm.to_owned(),
+            process_id: c.process_id.clone(),
+            expected: c.revision.saturating_sub(1),
+            found,
+        });
+    }
+    if found == 0 {
+        insert_instance(conn, c)?;
+    } else {
+        update_instance(conn, c)?;
+    }
+    if let Some(event_id) = &c.handled {
+        conn.prepare_cached(
+            "INSERT INTO pm_handled (pm, process_id, event_id) VALUES (?1, ?2, ?3)",
+        )?
+        .execute((key.0, key.1, event_id))?;
+    }
+    let mut enqueue = conn.prepare_cached(
+        "INSERT INTO pm_outbox (pm, process_id, command_id, envelope) VALUES (?1, ?2, ?3, ?4)",
+    )?;
+    for (command_id, envelope) in &c.enqueue {
+        enqueue.execute((key.0, key.1, command_id, envelope))?;
+    }
+    for (command_id, settlement) in &c.settle {
+        settle(conn, c, command_id, *settlement)?;
+    }
+    let mut unschedule = conn.prepare_cached(
+        "DELETE FROM pm_timer WHERE pm = ?1 AND process_id = ?2 AND timer_id = ?3",
+    )?;
+    for timer_id in &c.unschedule {
+        unschedule.execute((key.0, key.1, timer_id))?;
+    }
+    let mut schedule = conn.prepare_cached(
+        "INSERT INTO pm_timer (pm, process_id, timer_id, due_at_ms, event) \
+         VALUES (?1, ?2, ?3, ?4, ?5)",
+    )?;
+    for t in &c.schedule {
+        schedule.execute((key.0, key.1, &t.timer_id, t.due_at_ms, &t.event))?;
+    }
+    if c.unstash > 0 {
+        conn.prepare_cached(
+            "DELETE FROM pm_stash WHERE seq IN (SELECT seq FROM pm_stash \
+             WHERE pm = ?1 AND process_id = ?2 ORDER BY seq LIMIT ?3)",
+        )?
+        .execute((key.0, key.1, c.unstash))?;
+    }
+    let mut stash =
+        conn.prepare_cached("INSERT INTO pm_stash (pm, process_id, event) VALUES (?1, ?2, ?3)")?;
+    for event in &c.stash {
+        stash.execute((key.0, key.1, event))?;
+    }
+    Ok(())
+}
+
+fn insert_instance(conn: &Connection, c: &EncodedCommit) -> Result<(), StoreError> {
+    let dead_letter = match &c.dead_letter {
+        Change::Set(record) => Some(record.as_str()),
+        Change::Keep | Change::Clear => None,
+    };
+    conn.prepare_cached(
+        "INSERT INTO pm_instance (pm, process_id, status, revision, state, state_version, \
+         updated_at_ms, dead_letter) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    )?
+    .execute(params![
+        c.pm,
+        c.process_id.as_str(),
+        c.status,
+        c.revision,
+        c.state.as_deref().unwrap_or_default(),
+        c.state_version,
+        c.at_ms,
+        dead_letter,
+    ])?;
+    Ok(())
+}
+
+fn update_instance(conn: &Connection, c: &EncodedCommit) -> Result<(), StoreError> {
+    let (change_dead_letter, dead_letter) = match &c.dead_letter {
+        Change::Keep => (false, None),
+        Change::Set(record) => (true, Some(record.as_str())),
+        Change::Clear => (true, None),
+    };
+    // A `NULL` state means "unchanged": the state and the version that wrote it stay together.
+    conn.prepare_cached(
+        "UPDATE pm_instance SET status = ?3, revision = ?4, updated_at_ms = ?5, \
+         state = coalesce(?6, state), \
+         state_version = CASE WHEN ?6 IS NULL THEN state_version ELSE ?7 END, \
+         dead_letter = CASE WHEN ?8 THEN ?9 ELSE dead_letter END \
+         WHERE pm = ?1 AND process_id = ?2",
+    )?
+    .execute(params![
+        c.pm,
+        c.process_id.as_str(),
+        c.status,
+        c.revision,
+        c.at_ms,
+        c.state.as_deref(),
+        c.state_version,
+        change_dead_letter,
+        dead_letter,
+    ])?;
+    Ok(())
+}
+
+/// Moves the first outbox entry with `command_id` to the completed log, or drops it; an id
+/// not in the outbox is ignored, as a settlement may be redelivered.
+fn settle(
+    conn: &Connection,
+    c: &EncodedCommit,
+    command_id: &str,
+    settlement: Settlement,
+) -> Result<(), StoreError> {
+    let key = (c.pm, c.process_id.as_str());
+    let row: Option<(i64, String)> = conn
+        .prepare_cached(
+            "SELECT seq, envelope FROM pm_outbox \
+             WHERE pm = ?1 AND process_id = ?2 AND command_id = ?3 ORDER BY seq LIMIT 1",
+        )?
+        .query_row((key.0, key.1, command_id), |row| {
+            Ok((row.get(0)?, row.get(1)?))
+        })
+        .optional()?;
+    let Some((seq, envelope)) = row else {
+        return Ok(());
+    };
+    conn.prepare_cached("DELETE FROM pm_outbox WHERE seq = ?1")?
+        .execute([seq])?;
+    if settlement == Settlement::Completed {
+        conn.prepare_cached(
+            "INSERT INTO pm_completed (pm, process_id, command_id, envelope) \
+             VALUES (?1, ?2, ?3, ?4)",
+        )?
+        .execute((key.0, key.1, command_id, envelope))?;
+    }
+    Ok(())
+}
+
+/// Deletes the finished instances of `pm` last changed before `before_ms`, with every row
+/// that belongs to them; returns how many instances went.
+pub(crate) fn purge_finished(
+    conn: &Connection,
+    pm: &str,
+    before_ms: u64,
+) -> Result<u64, StoreError> {
+    // Stored times are at most `i64::MAX`, so a larger bound takes every finished instance.
+    let (bound, unbounded) = match i64::try_from(before_ms) {
+        Ok(bound) => (bound, false),
+        Err(_) => (i64::MAX, true),
+    };
+    let doomed = format!(
+        "SELECT process_id FROM pm_instance WHERE pm = ?1 AND status IN ({}) \
+         AND (updated_at_ms < ?2 OR ?3)",
+        finished_statuses_sql()
+    );
+    for child in [
+        "pm_handled",
+        "pm_outbox",
+        "pm_completed",
+        "pm_timer",
+        "pm_stash",
+    ] {
+        conn.prepare_cached(&format!(
+            "DELETE FROM {child} WHERE pm = ?1 AND process_id IN ({doomed})"
+        ))?
+        .execute((pm, bound, unbounded))?;
+    }
+    let purged = conn
+        .prepare_cached(&format!(
+            "DELETE FROM pm_instance WHERE pm = ?1 AND process_id IN ({doomed})"
+        ))?
+        .execute((pm, bound, unbounded))?;
+    Ok(purged as u64)
+}

@@ -1,0 +1,322 @@
+//! The writer thread: owns the write connection and applies commits in groups.
+//!
+//! Each fsync costs the same whether it covers one commit or a hundred, so the writer takes
+//! every request waiting in its queue (up to a cap) and applies them in one transaction, each
+//! inside its own savepoint: a commit that conflicts or fails is rolled back alone and gets
+//! its own error, while the others in the group commit together.
+
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+use rusqlite::{Connection, Transaction, TransactionBehavior};
+use tokio::sync::{mpsc, oneshot};
+
+use super::apply::{apply_commit, purge_finished};
+use super::codec::EncodedCommit;
+use super::error::SqliteError;
+use crate::error::StoreError;
+
+/// What the writer is asked to do.
+#[derive(Debug)]
+enum Work {
+    // Boxed: a commit is large, and requests are moved through the queue by value.
+    Commit(Box<EncodedCommit>),
+    Purge {
+        pm: String,
+        before_ms: u64,
+    },
+    // Runs the SQL, then fails: lets tests break a group from inside.
+    #[cfg(test)]
+    Fail(&'static str),
+}
+
+impl Work {
+    /// Runs the work on `conn`; a purge answers how many instances it deleted.
+    fn apply(&self, conn: &Connection) -> Result<u64, StoreError> {
+        match self {
+            Work::Commit(commit) => apply_commit(conn, commit).map(|()| 0),
+            Work::Purge { pm, before_ms } => purge_finished(conn, pm, *before_ms),
+            #[cfg(test)]
+            Work::Fail(sql) => {
+                conn.execute_batch(sql)?;
+                Err(SqliteError::Stopped("test").into())
+            }
+        }
+    }
+}
+
+/// Where the answer goes, typed for the caller waiting on it.
+#[derive(Debug)]
+enum Reply {
+    Commit(oneshot::Sender<Result<(), StoreError>>),
+    Purge(oneshot::Sender<Result<u64, StoreError>>),
+}
+
+impl Reply {
+    fn send(self, result: Result<u64, StoreError>) {
+        // A caller that stopped waiting (its future was dropped) needs no answer.
+        match self {
+            Reply::Commit(tx) => {
+                let _ = tx.send(result.map(|_| ()));
+            }
+            Reply::Purge(tx) => {
+                let _ = tx.send(result);
+            }
+        }
+    }
+}
+
+#[derive(Debug)]
+struct Request {
+    work: Work,
+    reply: Reply,
+}
+
+/// The handle to the writer thread; dropping it lets the thread finish its group and exit.
+#[derive(Debug)]
+pub(crate) struct Writer {
+    queue: mpsc::Sender<Request>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Writer {
+    /// Starts the thread that owns `conn`, with a queue of `capacity` requests and groups of
+    /// at most `max_group` of them.
+    pub(crate) fn spawn(
+        conn: Connection,
+        capacity: usize,
+        max_group: usize,
+    ) -> std::io::Result<Self> {
+        let (queue, requests) = mpsc::channel(capacity.max(1));
+        let max_group = max_group.max(1);
+        let thread = std::thread::Builder::new()
+            .name("pm-sqlite-writer".into())
+            .spawn(move || run(conn, requests, max_group))?;
+        Ok(Self {
+            queue,
+            thread: Some(thread),
+        })
+    }
+
+    /// Applies `commit`, waiting for the group transaction holding it to be durable.
+    pub(crate) async fn commit(&self, commit: EncodedCommit) -> Result<(), StoreError> {
+        let (reply, answer) = oneshot::channel();
+        self.send(Work::Commit(Box::new(commit)), Reply::Commit(reply))
+            .await?;
+        answer.await.map_err(|_| stopped())?
+    }
+
+    /// Deletes finished instances of `pm` last changed before `before_ms`.
+    pub(crate) async fn purge(&self, pm: String, before_ms: u64) -> Result<u64, StoreError> {
+        let (reply, answer) = oneshot::channel();
+        self.send(Work::Purge { pm, before_ms }, Reply::Purge(reply))
+            .await?;
+        answer.await.map_err(|_| stopped())?
+    }
+
+    async fn send(&self, work: Work, reply: Reply) -> Result<(), StoreError> {
+        // A full queue makes callers wait here: backpressure instead of unbounded memory.
+        self.queue
+            .send(Request { work, reply })
+            .await
+            .map_err(|_| stopped())
+    }
+}
+
+impl Drop for Writer {
+    fn drop(&mut self) {
+        // Swap in a sender whose receiver is already gone, so the real queue closes and the
+        // thread leaves its loop; joining then means the file is closed when drop returns.
+        let (closed, _) = mpsc::channel(1);
+        self.queue = closed;
+        if let Some(thread) = self.thread.take()
+            && thread.join().is_err()
+        {
+            tracing::error!("the sqlite writer thread panicked");
+        }
+    }
+}
+
+fn stopped() -> StoreError {
+    SqliteError::Stopped("writer").into()
+}
+
+/// The thread's loop: block for one request, then take whatever else is already queued.
+fn run(mut conn: Connection, mut requests: mpsc::Receiver<Request>, max_group: usize) {
+    while let Some(first) = requests.blocking_recv() {
+        let mut group = Vec::with_capacity(max_group.min(64));
+        group.push(first);
+        while group.len() < max_group {
+            match requests.try_recv() {
+                Ok(request) => group.push(request),
+                Err(_) => break,
+            }
+        }
+        tracing::trace!(size = group.len(), "sqlite group commit");
+        while !group.is_empty() {
+            group = write_group(&mut conn, group);
+        }
+    }
+}
+
+/// Applies a group in one transaction and answers every request in it, except those that
+/// must be retried (returned) because SQLite rolled the whole transaction back over another
+/// request's failure.
+fn write_group(conn: &mut Connection, group: Vec<Request>) -> Vec<Request> {
+    let mut tx = match conn.transaction_with_behavior(TransactionBehavior::Immediate) {
+        Ok(tx) => tx,
+        Err(error) => {
+            fail_all(group, &Arc::new(error));
+            return Vec::new();
+        }
+    };
+    let mut done: Vec<(Request, Result<u64, StoreError>)> = Vec::with_capacity(group.len());
+    let mut pending = group.into_iter();
+    while let Some(request) = pending.next() {
+        let result = in_savepoint(&mut tx, &request.work);
+        // Some errors (disk full, I/O) make SQLite abandon the whole transaction, taking the
+        // earlier savepoints with it: the culprit gets its error, the rest go round again.
+        if result.is_err() && tx.is_autocommit() {
+            tracing::warn!("sqlite rolled back a group transaction; retrying the rest");
+            request.reply.send(result);
+            return done.into_iter().map(|(r, _)| r).chain(pending).collect();
+        }
+        done.push((request, result));
+    }
+    match tx.commit() {
+        Ok(()) => {
+            for (request, result) in done {
+                request.reply.send(result);
+            }
+        }
+        Err(error) => {
+            tracing::error!(%error, "sqlite group transaction failed to commit");
+            let error = Arc::new(error);
+            for (request, result) in done {
+                // Requests that failed on their own keep their own error.
+                let result = result.and_then(|_| Err(SqliteError::Batch(error.clone()).into()));
+                request.reply.send(result);
+            }
+        }
+    }
+    Vec::new()
+}
+
+/// Runs one request inside a savepoint, so its failure undoes only its own changes.
+fn in_savepoint(tx: &mut Transaction<'_>, work: &Work) -> Result<u64, StoreError> {
+    let savepoint = tx.savepoint()?;
+    // On an error the savepoint is dropped, which rolls back to it and releases it.
+    let answer = work.apply(&savepoint)?;
+    savepoint.commit()?;
+    Ok(answer)
+}
+
+fn fail_all(group: Vec<Request>, error: &Arc<rusqlite::Error>) {
+    tracing::error!(%error, "sqlite could not begin a group transaction");
+    for request in group {
+        request
+            .reply
+            .send(Err(SqliteError::Batch(error.clone()).into()));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+    use crate::ids::ProcessId;
+    use crate::status::InstanceStatus;
+    use crate::store::Commit;
+    use crate::store::sqlite::{codec, schema};
+
+    type Answer = oneshot::Receiver<Result<(), StoreError>>;
+
+    fn request(work: Work) -> (Request, Answer) {
+        let (reply, answer) = oneshot::channel();
+        let reply = Reply::Commit(reply);
+        (Request { work, reply }, answer)
+    }
+
+    fn commit(process_id: &str, revision: u64) -> (Request, Answer) {
+        let commit = Commit::new(
+            "pm",
+            ProcessId::new(process_id),
+            revision,
+            InstanceStatus::Running,
+            1,
+        );
+        request(Work::Commit(Box::new(codec::encode(commit).unwrap())))
+    }
+
+    fn revisions(conn: &Connection) -> Vec<(String, i64)> {
+        let mut statement = conn
+            .prepare("SELECT process_id, revision FROM pm_instance ORDER BY process_id")
+            .unwrap();
+        let rows = statement.query_map([], |r| Ok((r.get(0)?, r.get(1)?)));
+        rows.unwrap().collect::<Result<_, _>>().unwrap()
+    }
+
+    fn store() -> Connection {
+        let mut conn = Connection::open_in_memory().unwrap();
+        schema::migrate(&mut conn).unwrap();
+        conn
+    }
+
+    #[test]
+    fn a_conflict_in_a_group_is_rolled_back_alone() {
+        let mut conn = store();
+        let (a, mut a_answer) = commit("a", 1);
+        let (b, mut b_answer) = commit("b", 2);
+        let (c, mut c_answer) = commit("c", 1);
+        // The second commit of `a` sees the first one, earlier in the same transaction.
+        let (a2, mut a2_answer) = commit("a", 1);
+        assert!(write_group(&mut conn, vec![a, b, c, a2]).is_empty());
+        a_answer.try_recv().unwrap().unwrap();
+        c_answer.try_recv().unwrap().unwrap();
+        let b_error = b_answer.try_recv().unwrap().unwrap_err();
+        assert!(
+            matches!(b_error, StoreError::Conflict { found: 0, .. }),
+            "{b_error}"
+        );
+        let a2_error = a2_answer.try_recv().unwrap().unwrap_err();
+        assert!(
+            matches!(a2_error, StoreError::Conflict { found: 1, .. }),
+            "{a2_error}"
+        );
+        assert_eq!(revisions(&conn), [("a".to_owned(), 1), ("c".to_owned(), 1)]);
+    }
+
+    #[test]
+    fn a_failure_that_ends_the_transaction_fails_alone_and_the_rest_are_retried() {
+        let mut conn = store();
+        let (a, mut a_answer) = commit("a", 1);
+        let (bad, mut bad_answer) = request(Work::Fail("ROLLBACK"));
+        let (c, mut c_answer) = commit("c", 1);
+        let retry = write_group(&mut conn, vec![a, bad, c]);
+        assert!(bad_answer.try_recv().unwrap().is_err());
+        assert_eq!(retry.len(), 2, "the innocent requests come back");
+        assert!(a_answer.try_recv().is_err(), "not answered yet");
+        assert!(revisions(&conn).is_empty(), "the group was rolled back");
+        assert!(write_group(&mut conn, retry).is_empty());
+        a_answer.try_recv().unwrap().unwrap();
+        c_answer.try_recv().unwrap().unwrap();
+        assert_eq!(revisions(&conn), [("a".to_owned(), 1), ("c".to_owned(), 1)]);
+    }
+
+    #[tokio::test]
+    async fn a_stopped_writer_is_an_error_not_a_panic() {
+        let mut writer = Writer::spawn(store(), 4, 4).unwrap();
+        // Close the queue as `drop` does, then ask for work.
+        writer.queue = mpsc::channel(1).0;
+        let commit = Commit::new("pm", ProcessId::new("a"), 1, InstanceStatus::Running, 1);
+        let error = writer
+            .commit(codec::encode(commit).unwrap())
+            .await
+            .unwrap_err();
+        assert!(
+            error.to_string().contains("writer thread has stopped"),
+            "{error}"
+        );
+    }
+}
