@@ -1,35 +1,48 @@
 //! Counts the work in flight, so `Runtime::settled` can wait for none.
 
-use tokio::sync::watch;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
-/// Units of pending work: events on their way to an instance, commands in an outbox.
-#[derive(Debug)]
+use tokio::sync::Notify;
+
+/// Units of pending work: events on their way to an instance, commands in an outbox, timers
+/// being delivered. Updated on every event, so it is a bare atomic; waiters are woken only
+/// when the count reaches zero.
+#[derive(Debug, Default)]
 pub(crate) struct Activity {
-    pending: watch::Sender<usize>,
+    pending: AtomicUsize,
+    idle: Notify,
 }
 
 impl Activity {
     pub(crate) fn new() -> Self {
-        Self {
-            pending: watch::Sender::new(0),
-        }
+        Self::default()
     }
 
     pub(crate) fn add(&self, units: usize) {
         if units > 0 {
-            self.pending.send_modify(|n| *n += units);
+            self.pending.fetch_add(units, Ordering::AcqRel);
         }
     }
 
     pub(crate) fn done(&self, units: usize) {
-        if units > 0 {
-            self.pending.send_modify(|n| *n = n.saturating_sub(units));
+        if units == 0 {
+            return;
+        }
+        let before = self.pending.fetch_sub(units, Ordering::AcqRel);
+        debug_assert!(before >= units, "activity count went negative");
+        if before == units {
+            self.idle.notify_waiters();
         }
     }
 
     pub(crate) async fn settled(&self) {
-        let mut rx = self.pending.subscribe();
-        // `wait_for` only fails when the sender is gone, and `self` owns it.
-        let _ = rx.wait_for(|n| *n == 0).await;
+        loop {
+            // Register interest before checking, so a wake-up between the two is not missed.
+            let idle = self.idle.notified();
+            if self.pending.load(Ordering::Acquire) == 0 {
+                return;
+            }
+            idle.await;
+        }
     }
 }
