@@ -4,7 +4,7 @@
 use proc_macro2::TokenStream;
 use syn::meta::ParseNestedMeta;
 use syn::parse::Parser;
-use syn::{Attribute, ExprPath, ImplItem, ItemImpl, LitStr, Member, Meta, Path, Token};
+use syn::{Attribute, ExprPath, ImplItem, ItemImpl, LitInt, LitStr, Member, Meta, Path, Token};
 
 use crate::ctxt::Ctxt;
 
@@ -15,11 +15,12 @@ pub(crate) const STOP: &str = "stop";
 pub(crate) const COMPENSATE: &str = "compensate";
 pub(crate) const INIT: &str = "init";
 pub(crate) const ON_ERROR: &str = "on_error";
+pub(crate) const UPGRADE: &str = "upgrade";
 pub(crate) const EVENT: &str = "event";
 pub(crate) const COMMAND: &str = "command";
 
 /// The attributes `#[process_manager]` consumes from the methods of its impl block.
-pub(crate) const HELPERS: &[&str] = &[START, HANDLE, STOP, COMPENSATE, INIT, ON_ERROR];
+pub(crate) const HELPERS: &[&str] = &[START, HANDLE, STOP, COMPENSATE, INIT, ON_ERROR, UPGRADE];
 
 pub(crate) const NAME: &str = "name";
 pub(crate) const CORRELATE: &str = "correlate";
@@ -27,11 +28,12 @@ pub(crate) const CORRELATE_WITH: &str = "correlate_with";
 pub(crate) const COMMANDS: &str = "commands";
 pub(crate) const MISSING: &str = "missing";
 pub(crate) const CRATE: &str = "crate";
+pub(crate) const VERSION: &str = "version";
 pub(crate) const NEW: &str = "new";
 pub(crate) const AGGREGATE: &str = "aggregate";
 pub(crate) const ID: &str = "id";
 
-const PM_ARGS: &[&str] = &[NAME, CORRELATE, COMMANDS, MISSING, CRATE];
+const PM_ARGS: &[&str] = &[NAME, CORRELATE, COMMANDS, MISSING, VERSION, CRATE];
 const START_ARGS: &[&str] = &[NEW, CORRELATE, CORRELATE_WITH];
 const HANDLE_ARGS: &[&str] = &[CORRELATE, CORRELATE_WITH];
 const EVENT_ARGS: &[&str] = &[NAME, CRATE];
@@ -71,6 +73,8 @@ pub(crate) struct PmArgs {
     pub(crate) correlate: Option<Member>,
     pub(crate) commands: Vec<Path>,
     pub(crate) missing: Missing,
+    /// `version = N`: `ProcessManager::VERSION`, when given.
+    pub(crate) version: Option<LitInt>,
     pub(crate) krate: Path,
     /// Arguments whose value was reported as malformed.
     pub(crate) broken: Vec<&'static str>,
@@ -95,6 +99,7 @@ pub(crate) enum Lifecycle {
     Compensate(Path),
     Init,
     OnError,
+    Upgrade,
 }
 
 /// The arguments of `#[event(...)]`.
@@ -234,6 +239,7 @@ pub(crate) fn pm_args(cx: &Ctxt, tokens: TokenStream) -> PmArgs {
         correlate: None,
         commands: Vec::new(),
         missing: Missing::default(),
+        version: None,
         krate: default_crate(),
         broken: Vec::new(),
         unknown: false,
@@ -247,6 +253,7 @@ pub(crate) fn pm_args(cx: &Ctxt, tokens: TokenStream) -> PmArgs {
             Some(CORRELATE) => args.correlate = Some(parse_field(&meta, CORRELATE)?),
             Some(COMMANDS) => args.commands = parse_commands(cx, &meta)?,
             Some(MISSING) => args.missing = parse_missing(&meta)?,
+            Some(VERSION) => args.version = Some(parse_version(&meta)?),
             Some(CRATE) => args.krate = parse_crate(&meta)?,
             _ => {}
         }
@@ -282,6 +289,24 @@ fn parse_commands(cx: &Ctxt, meta: &ParseNestedMeta<'_>) -> syn::Result<Vec<Path
         }
     }
     Ok(commands)
+}
+
+/// `version = N`, a `u32` from 1: stored states carry it, and 0 is what "no version" would
+/// look like.
+fn parse_version(meta: &ParseNestedMeta<'_>) -> syn::Result<LitInt> {
+    let lit: LitInt = meta.value()?.parse().map_err(|error| {
+        syn::Error::new(
+            error.span(),
+            "`version` takes an integer, e.g. `version = 2`",
+        )
+    })?;
+    match lit.base10_parse::<u32>() {
+        Ok(0) | Err(_) => Err(syn::Error::new_spanned(
+            &lit,
+            "`version` is a `u32` starting at 1, e.g. `version = 2`",
+        )),
+        Ok(_) => Ok(lit),
+    }
 }
 
 fn parse_missing(meta: &ParseNestedMeta<'_>) -> syn::Result<Missing> {
@@ -335,17 +360,17 @@ pub(crate) fn lifecycle(cx: &Ctxt, attr: &Attribute) -> Option<Lifecycle> {
     let name = helper_name(attr);
     match name {
         COMPENSATE => compensate(cx, attr),
-        INIT | ON_ERROR => {
+        INIT | ON_ERROR | UPGRADE => {
             if !matches!(attr.meta, Meta::Path(_)) {
                 cx.error_spanned_by(
                     attr,
                     format!("`{name}` takes no arguments; write `#[{name}]`"),
                 );
             }
-            Some(if name == INIT {
-                Lifecycle::Init
-            } else {
-                Lifecycle::OnError
+            Some(match name {
+                INIT => Lifecycle::Init,
+                ON_ERROR => Lifecycle::OnError,
+                _ => Lifecycle::Upgrade,
             })
         }
         _ => handler(cx, attr, name),

@@ -10,6 +10,8 @@ use syn::{Ident, Path};
 use crate::attr::{Correlate, Missing, Role};
 use crate::model::{Handler, Model, Returns, type_string};
 
+pub(crate) mod diagram;
+
 /// The command enum, its impls, and the `ProcessManager` impl with its helpers.
 pub(crate) fn process_manager(model: &Model<'_>) -> TokenStream {
     let command_enum = command_enum(model);
@@ -18,8 +20,10 @@ pub(crate) fn process_manager(model: &Model<'_>) -> TokenStream {
     let pm_impl = pm_impl(model);
     let handles = handles_impls(model);
     let names = duplicate_name_checks(model);
+    let diagram = diagram_impl(model);
     quote! {
         #command_enum
+        #diagram
         const _: () = {
             #command_impls
             #decoder
@@ -101,17 +105,33 @@ fn event_variant(handler: &Handler<'_>) -> Ident {
     format_ident!("__pm_{}", handler.ident(), span = Span::call_site())
 }
 
-/// The const holding a handled event's `Event::NAME`. Every use of the name goes through it,
-/// so a parameter type that is not an `Event` is reported once, on that type.
-/// `__PM_NAME_<index>_<METHOD>`: the index keeps `foo` and `Foo` apart.
+/// The const holding a handled event's `EventType` (its name and decoder). Every use of the
+/// event's `Event` impl goes through it, so a parameter type that is not an `Event` is
+/// reported once, on that type. `__PM_EVENT_<index>_<METHOD>`: the index keeps `foo` and
+/// `Foo` apart.
+fn event_const(model: &Model<'_>, handler: &Handler<'_>) -> Ident {
+    handler_const(model, handler, "EVENT")
+}
+
+/// The const holding a handled event's `Event::NAME`, usable as a `match` pattern.
 fn name_const(model: &Model<'_>, handler: &Handler<'_>) -> Ident {
+    handler_const(model, handler, "NAME")
+}
+
+fn handler_const(model: &Model<'_>, handler: &Handler<'_>, what: &str) -> Ident {
     let index = model
         .handlers
         .iter()
         .position(|h| std::ptr::eq(h, handler))
         .unwrap_or_default();
     let method = handler.ident().to_string().to_uppercase();
-    format_ident!("__PM_NAME_{}_{}", index, method, span = Span::call_site())
+    format_ident!(
+        "__PM_{}_{}_{}",
+        what,
+        index,
+        method,
+        span = Span::call_site()
+    )
 }
 
 /// The event names, the decoded-event enum, and the one function that reads an envelope into
@@ -119,19 +139,24 @@ fn name_const(model: &Model<'_>, handler: &Handler<'_>) -> Ident {
 fn decoder(model: &Model<'_>) -> TokenStream {
     let krate = &model.args.krate;
     let names = model.handlers.iter().map(|h| {
-        let (name, event) = (name_const(model, h), h.event);
-        let value = quote_spanned!(event.span()=> <#event as #krate::__private::Event>::NAME);
-        quote!(const #name: &str = #value;)
+        let (event_const, name, event) = (event_const(model, h), name_const(model, h), h.event);
+        let value = quote_spanned!(event.span()=> #krate::__private::event_type::<#event>());
+        quote! {
+            const #event_const: #krate::__private::EventType<#event> = #value;
+            const #name: &str = #event_const.name;
+        }
     });
     let variants = model.handlers.iter().map(|h| {
         let (variant, event) = (event_variant(h), h.event);
         quote!(#variant(#krate::__private::Decoded<'a, #event>),)
     });
     let arms = model.handlers.iter().map(|h| {
-        let (variant, event, name) = (event_variant(h), h.event, name_const(model, h));
-        let decode =
-            quote_spanned!(event.span()=> #krate::__private::decode_event::<#event>(event));
-        quote!(#name => #decode.map(|e| ::core::option::Option::Some(__PmEvent::#variant(e))),)
+        let (variant, name) = (event_variant(h), name_const(model, h));
+        let event_const = event_const(model, h);
+        quote! {
+            #name => (#event_const.decode)(event)
+                .map(|e| ::core::option::Option::Some(__PmEvent::#variant(e))),
+        }
     });
     quote! {
         #(#names)*
@@ -179,18 +204,74 @@ fn pm_impl(model: &Model<'_>) -> TokenStream {
     let handle = handle_fn(model);
     let compensate = compensate_fn(model);
     let on_error = on_error_fn(model);
+    let upgrade = upgrade_fn(model);
+    let version = model.args.version.as_ref().map(|v| {
+        // Unsuffixed, so `version = 2u8` still makes a `u32`.
+        let v = syn::LitInt::new(v.base10_digits(), v.span());
+        quote!(const VERSION: u32 = #v;)
+    });
     quote! {
         #[automatically_derived]
         impl #krate::__private::ProcessManager for #self_ty {
             const NAME: &'static str = #name;
+            #version
             const MISSING: #krate::__private::MissingPolicy = #krate::__private::MissingPolicy::#missing;
             const EVENTS: &'static [#krate::__private::EventRoute] = &[#(#routes)*];
+            const DIAGRAM: &'static str = <#self_ty>::DIAGRAM;
             type Command = #command_enum;
             #init
             #correlate
             #handle
             #compensate
             #on_error
+            #upgrade
+        }
+    }
+}
+
+/// `upgrade` only when an `#[upgrade]` method exists; the trait's default deserialises the
+/// stored state as it is otherwise.
+fn upgrade_fn(model: &Model<'_>) -> TokenStream {
+    let Some(upgrade) = model.upgrades.first() else {
+        return TokenStream::new();
+    };
+    let krate = &model.args.krate;
+    let ident = &upgrade.method.sig.ident;
+    let call = quote_spanned!(ident.span()=> Self::#ident(from_version, state));
+    let convert = match &upgrade.method.sig.output {
+        syn::ReturnType::Type(_, ty) => {
+            quote_spanned!(ty.span()=> #krate::__private::upgrade_error)
+        }
+        syn::ReturnType::Default => quote!(#krate::__private::upgrade_error),
+    };
+    quote! {
+        fn upgrade(
+            from_version: u32,
+            state: #krate::__private::serde_json::Value,
+        ) -> ::core::result::Result<Self, #krate::__private::BoxError> {
+            ::core::result::Result::map_err(#call, #convert)
+        }
+    }
+}
+
+/// `impl <Type> { pub const DIAGRAM: &str = "flowchart LR ..."; }`, in its own impl block.
+pub(crate) fn diagram_impl(model: &Model<'_>) -> TokenStream {
+    let self_ty = model.self_ty;
+    let text = diagram::diagram(model);
+    let doc = format!(
+        " The Mermaid flowchart of process manager `{}`: its events with their lifecycle role, \
+         the commands its handlers send, compensations and scheduled timeouts.",
+        model.name
+    );
+    let doc2 = " Generated by `#[process_manager]` from the declarations; paste it into a \
+         ```` ```mermaid ```` block to render it.";
+    quote! {
+        impl #self_ty {
+            #[doc = #doc]
+            #[doc = ""]
+            #[doc = #doc2]
+            #[allow(dead_code, unreachable_pub)]
+            pub const DIAGRAM: &'static str = #text;
         }
     }
 }
@@ -393,11 +474,18 @@ fn on_error_fn(model: &Model<'_>) -> TokenStream {
 }
 
 /// `Handles<E>` for every handled event, which `Context::schedule` requires.
-fn handles_impls(model: &Model<'_>) -> TokenStream {
+pub(crate) fn handles_impls(model: &Model<'_>) -> TokenStream {
     let krate = &model.args.krate;
     let self_ty = model.self_ty;
-    let impls = model.handlers.iter().map(|h| {
-        let event = h.event;
+    // Deduplicated for the recovery output, which may hold two handlers of one type.
+    let mut seen = Vec::new();
+    let events = model.handlers.iter().map(|h| h.event).filter(|event| {
+        let key = type_string(event);
+        let new = !seen.contains(&key);
+        seen.push(key);
+        new
+    });
+    let impls = events.map(|event| {
         quote! {
             #[automatically_derived]
             impl #krate::__private::Handles<#event> for #self_ty {}

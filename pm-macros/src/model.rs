@@ -30,6 +30,7 @@ pub(crate) struct Model<'a> {
     pub(crate) compensators: Vec<Compensator<'a>>,
     pub(crate) inits: Vec<Init<'a>>,
     pub(crate) on_errors: Vec<OnError<'a>>,
+    pub(crate) upgrades: Vec<Upgrade<'a>>,
     /// Lifecycle attributes after the first on one method.
     pub(crate) extra_attrs: Vec<(&'a ImplItemFn, &'a Attribute)>,
     /// Lifecycle attributes on impl items that are not methods.
@@ -59,6 +60,12 @@ pub(crate) struct Compensator<'a> {
 
 /// An `#[init]` method.
 pub(crate) struct Init<'a> {
+    pub(crate) method: &'a ImplItemFn,
+    pub(crate) attr: &'a Attribute,
+}
+
+/// An `#[upgrade]` method: `fn(u32, serde_json::Value) -> Result<Self, E>`.
+pub(crate) struct Upgrade<'a> {
     pub(crate) method: &'a ImplItemFn,
     pub(crate) attr: &'a Attribute,
 }
@@ -128,6 +135,7 @@ impl<'a> Model<'a> {
             compensators: Vec::new(),
             inits: Vec::new(),
             on_errors: Vec::new(),
+            upgrades: Vec::new(),
             extra_attrs: Vec::new(),
             misplaced: Vec::new(),
         };
@@ -167,6 +175,10 @@ impl<'a> Model<'a> {
                 }
             }
             Some(Lifecycle::Init) => self.inits.push(Init {
+                method,
+                attr: first,
+            }),
+            Some(Lifecycle::Upgrade) => self.upgrades.push(Upgrade {
                 method,
                 attr: first,
             }),

@@ -60,8 +60,13 @@ fn stub(model: &Model<'_>) -> TokenStream {
     let (self_ty, name) = (model.self_ty, &model.name);
     let command_enum = expand::command_enum(model);
     let command_impls = expand::command_impls(model);
+    // What user code may name besides the trait: the diagram, and the `Handles` impls that
+    // `ctx.schedule` in the (still emitted) handlers needs.
+    let diagram = expand::diagram_impl(model);
+    let handles = expand::handles_impls(model);
     let private = quote!(#krate::__private);
-    let impl_block = if model.item.generics.params.is_empty() {
+    let generic = !model.item.generics.params.is_empty();
+    let impl_block = if !generic {
         quote! {
             #[automatically_derived]
             impl #private::ProcessManager for #self_ty {
@@ -95,13 +100,31 @@ fn stub(model: &Model<'_>) -> TokenStream {
     } else {
         TokenStream::new()
     };
+    let (diagram, handles) = if generic {
+        (TokenStream::new(), TokenStream::new())
+    } else {
+        (diagram, handles)
+    };
     quote! {
         #command_enum
+        #diagram
         const _: () = {
             #command_impls
             #impl_block
+            #handles
         };
     }
+}
+
+/// A helper attribute (`#[start]` ...) that rustc expanded on its own: it is not inside a
+/// `#[process_manager]` impl block, which would have consumed it. The item comes back as it
+/// was, so the error is the only one.
+pub(crate) fn misplaced_helper(name: &str, item: TokenStream) -> TokenStream {
+    let message = format!(
+        "`#[{name}]` is only valid on a method of a `#[process_manager]` impl block; add `#[process_manager(...)]` to the impl block, or remove `#[{name}]`"
+    );
+    let error = syn::Error::new(proc_macro2::Span::call_site(), message).to_compile_error();
+    quote!(#error #item)
 }
 
 /// `PM_MACROS_DEBUG=1` prints every expansion, pretty, to stderr at build time.

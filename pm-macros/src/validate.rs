@@ -3,7 +3,7 @@
 
 use syn::{FnArg, ImplItemFn, ReturnType, Type};
 
-use crate::attr::{self, COMMANDS, COMPENSATE, CORRELATE, HELPERS, INIT, ON_ERROR, Role};
+use crate::attr::{self, COMMANDS, COMPENSATE, CORRELATE, HELPERS, INIT, ON_ERROR, START, UPGRADE};
 use crate::ctxt::Ctxt;
 use crate::model::{Model, type_string};
 
@@ -31,6 +31,8 @@ pub(crate) fn check(cx: &Ctxt, model: &Model<'_>) {
     check_init_shape(cx, model);
     check_single_on_error(cx, model);
     check_on_error_returns(cx, model);
+    check_single_upgrade(cx, model);
+    check_upgrade_shape(cx, model);
 }
 
 /// Every method carrying a lifecycle attribute, with the attribute's name for messages.
@@ -44,14 +46,19 @@ fn lifecycle_methods<'m>(
     let compensators = model.compensators.iter().map(|c| (c.method, COMPENSATE));
     let inits = model.inits.iter().map(|i| (i.method, INIT));
     let on_errors = model.on_errors.iter().map(|o| (o.method, ON_ERROR));
-    handlers.chain(compensators).chain(inits).chain(on_errors)
+    let upgrades = model.upgrades.iter().map(|u| (u.method, UPGRADE));
+    handlers
+        .chain(compensators)
+        .chain(inits)
+        .chain(on_errors)
+        .chain(upgrades)
 }
 
-/// Methods that run on an instance and so take `&mut self` (not `#[init]`).
+/// Methods that run on an instance and so take `&mut self` (not `#[init]`, `#[upgrade]`).
 fn instance_methods<'m>(
     model: &'m Model<'_>,
 ) -> impl Iterator<Item = (&'m ImplItemFn, &'static str)> {
-    lifecycle_methods(model).filter(|(_, name)| *name != INIT)
+    lifecycle_methods(model).filter(|(_, name)| *name != INIT && *name != UPGRADE)
 }
 
 /// A process manager is one concrete state type, stored and named as such.
@@ -76,11 +83,13 @@ fn check_impl_not_unsafe(cx: &Ctxt, model: &Model<'_>) {
 }
 
 /// Without a start event no instance can ever exist (check 1).
+/// Any `#[start]` counts, even on a method the model could not take in: that method has its
+/// own error, and a second one about a missing start would only be noise.
 fn check_has_start(cx: &Ctxt, model: &Model<'_>) {
-    let has_start = model
-        .handlers
-        .iter()
-        .any(|h| matches!(h.role, Role::Start | Role::StartNew));
+    let has_start = model.item.items.iter().any(|item| match item {
+        syn::ImplItem::Fn(method) => method.attrs.iter().any(|a| a.path().is_ident(START)),
+        _ => false,
+    });
     if !has_start {
         cx.error_spanned_by(
             model.self_ty,
@@ -181,9 +190,14 @@ fn is_mut_self_ref(ty: &Type) -> bool {
 fn check_not_async(cx: &Ctxt, model: &Model<'_>) {
     for (method, name) in lifecycle_methods(model) {
         if let Some(token) = &method.sig.asyncness {
+            let fix = if name == INIT || name == UPGRADE {
+                "remove `async`"
+            } else {
+                "remove `async` and return commands for the effects"
+            };
             cx.error_spanned_by(
                 token,
-                format!("a `#[{name}]` method cannot be `async`; remove `async` and return commands for the effects"),
+                format!("a `#[{name}]` method cannot be `async`; {fix}"),
             );
         }
     }
@@ -244,13 +258,56 @@ fn check_context_param(cx: &Ctxt, model: &Model<'_>) {
     let compensators = model.compensators.iter().map(|c| c.ctx);
     let on_errors = model.on_errors.iter().map(|o| o.ctx);
     for ctx in handlers.chain(compensators).chain(on_errors).flatten() {
-        if !matches!(&*ctx.ty, Type::Reference(r) if r.mutability.is_some()) {
+        let Type::Reference(reference) = &*ctx.ty else {
             cx.error_spanned_by(
                 &ctx.ty,
                 "the context parameter must be `&mut Context<Self>`",
             );
+            continue;
+        };
+        if reference.mutability.is_none() {
+            cx.error_spanned_by(
+                &ctx.ty,
+                "the context parameter must be `&mut Context<Self>`",
+            );
+        } else if let Some(other) = foreign_context(model, &reference.elem) {
+            cx.error_spanned_by(
+                other,
+                format!(
+                    "the context of a `{}` handler is `Context<Self>`, not `Context<{}>`",
+                    model.ident,
+                    type_string(other)
+                ),
+            );
         }
     }
+}
+
+/// `X` in `Context<X>` when `X` is plainly another type than the state (aliases of the
+/// context pass, and rustc checks them).
+fn foreign_context<'t>(model: &Model<'_>, ty: &'t Type) -> Option<&'t Type> {
+    let Type::Path(path) = ty else { return None };
+    let last = path.path.segments.last()?;
+    if last.ident != "Context" {
+        return None;
+    }
+    let syn::PathArguments::AngleBracketed(args) = &last.arguments else {
+        return None;
+    };
+    let [syn::GenericArgument::Type(arg)] = args.args.iter().collect::<Vec<_>>()[..] else {
+        return None;
+    };
+    let ok = match arg {
+        Type::Path(p) if p.qself.is_none() => {
+            p.path.is_ident("Self")
+                || p.path
+                    .segments
+                    .last()
+                    .is_some_and(|s| s.ident == *model.ident)
+        }
+        _ => false,
+    };
+    (!ok).then_some(arg)
 }
 
 fn is_declared(model: &Model<'_>, ty: &syn::Path) -> bool {
@@ -444,4 +501,69 @@ fn check_on_error_returns(cx: &Ctxt, model: &Model<'_>) {
             );
         }
     }
+}
+
+/// One function reads every older state.
+fn check_single_upgrade(cx: &Ctxt, model: &Model<'_>) {
+    if let [first, rest @ ..] = model.upgrades.as_slice() {
+        for upgrade in rest {
+            cx.error_spanned_by(
+                upgrade.attr,
+                format!(
+                    "`#[upgrade]` is already on `{}`; a process manager has one `#[upgrade]`",
+                    first.method.sig.ident
+                ),
+            );
+        }
+    }
+}
+
+/// `#[upgrade]` becomes `ProcessManager::upgrade`, called before any instance exists.
+fn check_upgrade_shape(cx: &Ctxt, model: &Model<'_>) {
+    const SHAPE: &str =
+        "expected `fn(from_version: u32, state: serde_json::Value) -> Result<Self, E>`";
+    for upgrade in &model.upgrades {
+        let sig = &upgrade.method.sig;
+        if let Some(receiver) = sig.receiver() {
+            cx.error_spanned_by(
+                receiver,
+                format!("`#[upgrade]` builds the state and takes no `self`; {SHAPE}"),
+            );
+        } else if sig.inputs.len() != 2 {
+            let message =
+                format!("`#[upgrade]` takes the stored version and the stored state; {SHAPE}");
+            if sig.inputs.is_empty() {
+                cx.error_spanned_by(&sig.ident, message);
+            } else {
+                cx.error_spanned_by(&sig.inputs, message);
+            }
+        }
+        let returns_result = match &sig.output {
+            ReturnType::Type(_, ty) => returns_result_of_self(model, ty),
+            ReturnType::Default => false,
+        };
+        if !returns_result {
+            let message = format!(
+                "`#[upgrade]` returns the upgraded state or why it cannot be read; {SHAPE}"
+            );
+            match &sig.output {
+                ReturnType::Type(_, ty) => cx.error_spanned_by(ty, message),
+                ReturnType::Default => cx.error_spanned_by(&sig.ident, message),
+            }
+        }
+    }
+}
+
+/// `Result<Self, _>` (or `Result<State, _>`), by its syntax.
+fn returns_result_of_self(model: &Model<'_>, ty: &Type) -> bool {
+    let Type::Path(path) = ty else { return false };
+    let Some(last) = path.path.segments.last() else {
+        return false;
+    };
+    let syn::PathArguments::AngleBracketed(args) = &last.arguments else {
+        return false;
+    };
+    last.ident == "Result"
+        && matches!(args.args.first(), Some(syn::GenericArgument::Type(Type::Path(p)))
+            if p.qself.is_none() && (p.path.is_ident("Self") || p.path.is_ident(model.ident)))
 }

@@ -2,10 +2,11 @@
 //! generate. Not a public API: it changes without notice.
 
 pub use serde;
+pub use serde_json;
 
 pub use crate::context::Context;
 pub use crate::envelope::{CommandEnvelope, EventEnvelope, EventMeta};
-pub use crate::error::{EventError, HandlerError};
+pub use crate::error::{BoxError, EventError, HandlerError};
 pub use crate::failure::{CommandFailure, ErrorAction};
 pub use crate::ids::{ProcessId, ToProcessId};
 pub use crate::message::{Command, Event};
@@ -23,6 +24,32 @@ use crate::payload::Payload;
     note = "add a handler for `{E}` to the `#[process_manager]` impl, or schedule an event it handles"
 )]
 pub trait Handles<E> {}
+
+/// Not an event, so it can never be scheduled. Every type "handles" it, which gives each
+/// process manager at least two `Handles` impls: with one only, rustc would infer the event
+/// type of `ctx.schedule(..)` from that impl and report a type mismatch on the argument
+/// instead of the `Handles` note above.
+#[derive(Debug)]
+pub enum Unschedulable {}
+
+impl<P: ?Sized> Handles<Unschedulable> for P {}
+
+/// What the generated code needs of one handled event type, gathered behind a single
+/// `E: Event` bound so a parameter that is not an event is reported once.
+pub struct EventType<E> {
+    /// `Event::NAME`.
+    pub name: &'static str,
+    /// Reads the event from an envelope.
+    pub decode: for<'a> fn(&'a EventEnvelope) -> Result<Decoded<'a, E>, EventError>,
+}
+
+/// The [`EventType`] of `E`.
+pub const fn event_type<E: Event>() -> EventType<E> {
+    EventType {
+        name: E::NAME,
+        decode: decode_event::<E>,
+    }
+}
 
 /// The process id named by a `correlate = field` value.
 pub fn process_id_of<T: ToProcessId + ?Sized>(value: &T) -> ProcessId {
@@ -81,6 +108,11 @@ where
 /// Turns a handler's `Err` into a handler failure.
 pub fn handler_error<E: Into<crate::error::BoxError>>(error: E) -> HandlerError {
     HandlerError::Returned(error.into())
+}
+
+/// Turns the error of an `#[upgrade]` function into the runtime's error type.
+pub fn upgrade_error<E: Into<BoxError>>(error: E) -> BoxError {
+    error.into()
 }
 
 /// Compile-time string equality, for the duplicate-event-name check.

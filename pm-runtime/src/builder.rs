@@ -17,7 +17,7 @@ use crate::runtime::{Inner, Runtime};
 use crate::shared::{Config, Shared};
 
 use crate::stats::Counters;
-use crate::store::{InMemoryStore, Store};
+use crate::store::{InMemoryStore, ProcessManagerInfo, Store};
 use crate::timers::TimerWheel;
 
 type Registration =
@@ -29,6 +29,7 @@ pub struct RuntimeBuilder {
     dispatcher: Option<Arc<dyn ErasedDispatcher>>,
     clock: Arc<dyn Clock>,
     registrations: Vec<(TypeId, &'static str, Registration)>,
+    infos: Vec<ProcessManagerInfo>,
     command_retry_for: HashMap<TypeId, RetryPolicy>,
     config: Config,
     command_retry: RetryPolicy,
@@ -41,6 +42,7 @@ impl Default for RuntimeBuilder {
             dispatcher: None,
             clock: Arc::new(SystemClock),
             registrations: Vec::new(),
+            infos: Vec::new(),
             command_retry_for: HashMap::new(),
             config: Config {
                 mailbox_capacity: 64,
@@ -98,6 +100,7 @@ impl RuntimeBuilder {
         });
         self.registrations
             .push((TypeId::of::<P>(), P::NAME, register));
+        self.infos.push(ProcessManagerInfo::of::<P>());
         self
     }
 
@@ -146,7 +149,8 @@ impl RuntimeBuilder {
         self
     }
 
-    /// Starts the runtime: arms the stored timeouts and resumes every instance whose outbox
+    /// Starts the runtime: records each registered process manager in the store (see
+    /// [`Store::register`]), arms the stored timeouts and resumes every instance whose outbox
     /// still holds commands (after a crash, they are sent again with their original ids).
     /// Must be called within a tokio runtime.
     pub async fn start(self) -> Result<Runtime, Error> {
@@ -166,6 +170,15 @@ impl RuntimeBuilder {
             counters: Counters::default(),
             config: self.config,
         });
+        // `infos` is pushed beside `registrations`, so the two line up.
+        for ((_, pm, _), info) in self.registrations.iter().zip(&self.infos) {
+            let pm = *pm;
+            shared
+                .store
+                .register(info)
+                .await
+                .map_err(|source| Error::Recovery { pm, source })?;
+        }
         let mut router = Router::default();
         let mut hosts = HashMap::new();
         for (type_id, _, register) in self.registrations {

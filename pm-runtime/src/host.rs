@@ -71,12 +71,16 @@ impl<P: ProcessManager> Host<P> {
             },
         );
         drop(registry);
+        // Loading counts as pending work until the task has counted its own outbox, so
+        // `settled()` cannot slip between a spawn (after a restart, say) and the load.
+        let loading = Ticket::new(&self.shared.activity);
         tokio::spawn(task::run(
             Arc::clone(self),
             id.clone(),
             generation,
             requests_rx,
             control_rx,
+            loading,
         ));
         mailbox
     }

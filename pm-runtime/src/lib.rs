@@ -22,6 +22,7 @@ mod shared;
 mod stats;
 mod status;
 mod store;
+pub mod testing;
 mod timers;
 
 #[doc(hidden)]
@@ -47,13 +48,15 @@ pub use runtime::{ParkedInstance, Runtime};
 pub use stats::Stats;
 pub use status::InstanceStatus;
 pub use store::{
-    Change, Commit, DeadLetter, DueTimer, InMemoryStore, InstanceSummary, Settlement, Store,
-    StoreFuture, StoredInstance, Timer,
+    Change, Commit, DeadLetter, DueTimer, InMemoryStore, InstanceSummary, NotParked, ParkedAction,
+    ProcessManagerInfo, Settlement, Store, StoreFuture, StoredInstance, Timer,
 };
 #[cfg(feature = "sqlite")]
 pub use store::{SqliteOptions, SqliteStore, Synchronous};
 
 #[cfg(feature = "macros")]
-pub use pm_macros::{Command, Event, process_manager};
+pub use pm_macros::{
+    Command, Event, compensate, handle, init, on_error, process_manager, start, stop, upgrade,
+};
 #[cfg(test)]
 mod tests;

@@ -168,6 +168,11 @@ pub trait ProcessManager: Serialize + DeserializeOwned + Send + Sized + 'static 
     /// Version of the state's shape (`#[process_manager(version = N)]`), stored with every
     /// state so an older one can be upgraded when it is loaded.
     const VERSION: u32 = 1;
+    /// A Mermaid flowchart of the process manager (events, lifecycle, commands,
+    /// compensations), which `#[process_manager]` derives from the declarations; empty for a
+    /// hand-written implementation. The runtime records it in the store at start, where the
+    /// `pm` inspector reads it.
+    const DIAGRAM: &'static str = "";
     /// Every event type handled, with its role.
     const EVENTS: &'static [EventRoute];
     /// The commands this process manager may send.

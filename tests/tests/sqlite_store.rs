@@ -134,7 +134,7 @@ fn a_newer_schema_is_refused_and_reopening_is_idempotent() {
     let version: i64 = conn
         .query_row("SELECT version FROM pm_schema", [], |r| r.get(0))
         .unwrap();
-    assert_eq!(version, 1);
+    assert_eq!(version, 2);
     conn.execute("UPDATE pm_schema SET version = 99", [])
         .unwrap();
     drop(conn);

@@ -9,8 +9,8 @@ mod store_fixtures;
 use std::sync::Arc;
 
 use pm_runtime::{
-    Change, Commit, DueTimer, InMemoryStore, InstanceStatus, InstanceSummary, Settlement,
-    SqliteStore, Store,
+    Change, Commit, DeadLetter, DueTimer, InMemoryStore, InstanceStatus, InstanceSummary,
+    NotParked, ParkedAction, ProcessManagerInfo, Settlement, SqliteStore, Store, StoreError,
 };
 use store_fixtures::*;
 
@@ -53,6 +53,13 @@ macro_rules! conformance {
             purge_finished_removes_only_old_finished_instances,
             concurrent_commits_to_many_instances_all_land,
             concurrent_conflicting_commits_have_one_winner,
+            unfinished_includes_running_instances_with_a_stash,
+            process_managers_are_recorded_and_replaced_by_name,
+            resolve_parked_skip_records_the_event_as_handled,
+            resolve_parked_skip_cancels_the_failed_head_command_and_may_finish,
+            resolve_parked_retry_puts_the_event_first_in_the_stash,
+            resolve_parked_retry_keeps_the_failed_command_at_the_head,
+            resolve_parked_refuses_what_is_not_parked,
         );
     };
     (@cases $backend:ident, $make:expr; $($case:ident),* $(,)?) => {
@@ -541,4 +548,191 @@ async fn concurrent_conflicting_commits_have_one_winner(store: Arc<dyn Store>) {
     let i = load(&*store, PM, "contested").await;
     assert_eq!(i.state, winners[0].to_string().into_bytes());
     assert_commands(&i.outbox, &[command(winners[0])]);
+}
+
+async fn unfinished_includes_running_instances_with_a_stash(store: Arc<dyn Store>) {
+    for (process_id, status) in [
+        ("s-1", InstanceStatus::Running),
+        ("s-2", InstanceStatus::Parked),
+        ("s-3", InstanceStatus::Completed),
+    ] {
+        let mut c = Commit::new(PM, pid(process_id), 1, status, 1);
+        c.stash = vec![event(1)];
+        store.commit(c).await.unwrap();
+    }
+    assert_eq!(store.unfinished(PM).await.unwrap(), vec![pid("s-1")]);
+}
+
+fn info(name: &str, version: u32) -> ProcessManagerInfo {
+    ProcessManagerInfo {
+        name: name.into(),
+        version,
+        diagram: format!("flowchart LR\n  {name}"),
+        events: vec!["OrderPlaced".into(), "OrderShipped".into()],
+    }
+}
+
+async fn process_managers_are_recorded_and_replaced_by_name(store: Arc<dyn Store>) {
+    assert!(store.process_managers().await.unwrap().is_empty());
+    store.register(&info("shipping", 1)).await.unwrap();
+    store.register(&info("billing", 1)).await.unwrap();
+    let mut newer = info("shipping", 2);
+    newer.events.push("ShippingDeadline".into());
+    store.register(&newer).await.unwrap();
+    assert_eq!(
+        store.process_managers().await.unwrap(),
+        vec![info("billing", 1), newer],
+        "by name, the later registration wins"
+    );
+}
+
+/// An instance parked at revision 2 with `dead_letter`, an outbox of `outbox` and a stash of
+/// events 30 and 31.
+async fn park(store: &dyn Store, process_id: &str, dead_letter: DeadLetter, outbox: &[u128]) {
+    let mut c = commit(PM, process_id, 1, 10);
+    c.enqueue = outbox.iter().map(|n| command(*n)).collect();
+    c.schedule = vec![timer(40, 99)];
+    store.commit(c).await.unwrap();
+    let mut c = Commit::new(PM, pid(process_id), 2, InstanceStatus::Parked, 20);
+    c.dead_letter = Change::Set(dead_letter);
+    c.stash = vec![event(30), event(31)];
+    store.commit(c).await.unwrap();
+}
+
+fn poisoned(resume: InstanceStatus) -> DeadLetter {
+    DeadLetter {
+        event: Some(event(77)),
+        command: None,
+        error: "handler panicked: boom".into(),
+        attempts: 3,
+        parked_at_ms: 20,
+        resume,
+    }
+}
+
+fn refused(n: u128, resume: InstanceStatus) -> DeadLetter {
+    DeadLetter {
+        event: None,
+        command: Some(command(n)),
+        error: "command rejected: no".into(),
+        attempts: 1,
+        parked_at_ms: 20,
+        resume,
+    }
+}
+
+async fn resolve_parked_skip_records_the_event_as_handled(store: Arc<dyn Store>) {
+    park(&*store, "p-1", poisoned(InstanceStatus::Running), &[]).await;
+    store
+        .resolve_parked(PM, &pid("p-1"), ParkedAction::Skip, 50)
+        .await
+        .unwrap();
+    let i = load(&*store, PM, "p-1").await;
+    assert_eq!(
+        (i.status, i.revision, i.updated_at_ms),
+        (InstanceStatus::Running, 3, 50)
+    );
+    assert!(i.dead_letter.is_none());
+    assert_eq!(i.handled, vec![id(77)]);
+    assert_events(&i.stash, &[event(30), event(31)]);
+    assert_eq!(i.timers.len(), 1, "a running instance keeps its timers");
+    assert_eq!(store.unfinished(PM).await.unwrap(), vec![pid("p-1")]);
+}
+
+async fn resolve_parked_skip_cancels_the_failed_head_command_and_may_finish(store: Arc<dyn Store>) {
+    park(
+        &*store,
+        "p-1",
+        refused(1, InstanceStatus::Compensating),
+        &[1],
+    )
+    .await;
+    park(
+        &*store,
+        "p-2",
+        refused(1, InstanceStatus::Compensating),
+        &[1, 2],
+    )
+    .await;
+    park(&*store, "p-3", refused(9, InstanceStatus::Running), &[1]).await;
+    for process_id in ["p-1", "p-2", "p-3"] {
+        store
+            .resolve_parked(PM, &pid(process_id), ParkedAction::Skip, 50)
+            .await
+            .unwrap();
+    }
+    let i = load(&*store, PM, "p-1").await;
+    assert_eq!(
+        i.status,
+        InstanceStatus::Compensated,
+        "its last command went"
+    );
+    assert!(i.outbox.is_empty() && i.completed.is_empty() && i.timers.is_empty());
+    let i = load(&*store, PM, "p-2").await;
+    assert_eq!(i.status, InstanceStatus::Compensating);
+    assert_commands(&i.outbox, &[command(2)]);
+    let i = load(&*store, PM, "p-3").await;
+    assert_eq!(i.status, InstanceStatus::Running);
+    assert_commands(&i.outbox, &[command(1)]);
+    assert!(i.handled.is_empty() && i.dead_letter.is_none());
+}
+
+async fn resolve_parked_retry_puts_the_event_first_in_the_stash(store: Arc<dyn Store>) {
+    park(&*store, "p-1", poisoned(InstanceStatus::Running), &[]).await;
+    store
+        .resolve_parked(PM, &pid("p-1"), ParkedAction::Retry, 50)
+        .await
+        .unwrap();
+    let i = load(&*store, PM, "p-1").await;
+    assert_eq!((i.status, i.revision), (InstanceStatus::Running, 3));
+    assert!(i.dead_letter.is_none() && i.handled.is_empty());
+    assert_events(&i.stash, &[event(77), event(30), event(31)]);
+    // A later commit's unstash still takes from the front.
+    let mut c = commit(PM, "p-1", 4, 60);
+    c.unstash = 1;
+    store.commit(c).await.unwrap();
+    assert_events(
+        &load(&*store, PM, "p-1").await.stash,
+        &[event(30), event(31)],
+    );
+}
+
+async fn resolve_parked_retry_keeps_the_failed_command_at_the_head(store: Arc<dyn Store>) {
+    park(
+        &*store,
+        "p-1",
+        refused(1, InstanceStatus::Completing),
+        &[1, 2],
+    )
+    .await;
+    store
+        .resolve_parked(PM, &pid("p-1"), ParkedAction::Retry, 50)
+        .await
+        .unwrap();
+    let i = load(&*store, PM, "p-1").await;
+    assert_eq!(i.status, InstanceStatus::Completing);
+    assert_commands(&i.outbox, &[command(1), command(2)]);
+    assert_events(&i.stash, &[event(30), event(31)]);
+    assert_eq!(store.unfinished(PM).await.unwrap(), vec![pid("p-1")]);
+}
+
+async fn resolve_parked_refuses_what_is_not_parked(store: Arc<dyn Store>) {
+    store.commit(commit(PM, "r-1", 1, 1)).await.unwrap();
+    for (process_id, status) in [("r-1", Some(InstanceStatus::Running)), ("none", None)] {
+        let error = store
+            .resolve_parked(PM, &pid(process_id), ParkedAction::Retry, 5)
+            .await
+            .unwrap_err();
+        let message = error.to_string();
+        let StoreError::Backend(source) = error else {
+            panic!("expected a backend error, got {message}");
+        };
+        let not_parked = source.downcast_ref::<NotParked>().expect("a `NotParked`");
+        assert_eq!(
+            (not_parked.process_id.as_str(), not_parked.status),
+            (process_id, status)
+        );
+        assert!(message.contains(process_id), "{message}");
+    }
+    assert_eq!(load(&*store, PM, "r-1").await.revision, 1, "untouched");
 }

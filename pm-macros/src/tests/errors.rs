@@ -41,7 +41,7 @@ fn unknown_process_manager_argument() {
     );
     assert_one(
         errors,
-        "unknown `process_manager` argument `corelate`; expected one of `name`, `correlate`, `commands`, `missing`, `crate`",
+        "unknown `process_manager` argument `corelate`; expected one of `name`, `correlate`, `commands`, `missing`, `version`, `crate`",
     );
 }
 
@@ -164,7 +164,7 @@ fn one_lifecycle_attribute_per_method() {
     ));
     assert_one(
         errors,
-        "`paid` already has a lifecycle attribute; a method takes only one of `start`, `handle`, `stop`, `compensate`, `init`, `on_error`",
+        "`paid` already has a lifecycle attribute; a method takes only one of `start`, `handle`, `stop`, `compensate`, `init`, `on_error`, `upgrade`",
     );
 }
 
@@ -519,5 +519,119 @@ fn on_error_shape() {
             }
         )),
         "a `#[on_error]` method takes `&mut self`; found `&self`",
+    );
+}
+
+#[test]
+fn a_broken_start_handler_still_counts_as_a_start() {
+    let errors = pm_errors(
+        args(),
+        quote!(impl Saga { #[start] fn placed(&mut self, e: &Placed) -> Option<Vec<Charge>> { todo!() } }),
+    );
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(
+        errors[0].starts_with("unsupported return type"),
+        "{errors:?}"
+    );
+}
+
+#[test]
+fn context_of_another_type() {
+    assert_one(
+        errors_with(quote!(
+            #[handle]
+            fn paid(&mut self, e: &Paid, ctx: &mut Context<Other>) {}
+        )),
+        "the context of a `Saga` handler is `Context<Self>`, not `Context<Other>`",
+    );
+    for ctx in [
+        quote!(Context<Self>),
+        quote!(Context<Saga>),
+        quote!(pm_runtime::Context<Self>),
+        quote!(Ctx),
+    ] {
+        let errors = errors_with(quote!(#[handle] fn paid(&mut self, e: &Paid, ctx: &mut #ctx) {}));
+        assert!(errors.is_empty(), "{ctx}: {errors:?}");
+    }
+}
+
+#[test]
+fn version_argument() {
+    let item = quote!(impl Saga { #[start] fn placed(&mut self, e: &Placed) {} });
+    assert!(pm_errors(quote!(correlate = id, version = 2), item.clone()).is_empty());
+    assert_one(
+        pm_errors(quote!(correlate = id, version = 0), item.clone()),
+        "`version` is a `u32` starting at 1, e.g. `version = 2`",
+    );
+    assert_one(
+        pm_errors(quote!(correlate = id, version = "2"), item),
+        "`version` takes an integer, e.g. `version = 2`",
+    );
+}
+
+#[test]
+fn upgrade_shape() {
+    const SHAPE: &str =
+        "expected `fn(from_version: u32, state: serde_json::Value) -> Result<Self, E>`";
+    assert!(
+        errors_with(quote!(
+            #[upgrade]
+            fn upgrade(v: u32, state: serde_json::Value) -> Result<Saga, String> {
+                todo!()
+            }
+        ))
+        .is_empty()
+    );
+    assert_one(
+        errors_with(quote!(
+            #[upgrade]
+            fn upgrade(&mut self, v: u32, state: Value) -> Result<Self, String> {
+                todo!()
+            }
+        )),
+        &format!("`#[upgrade]` builds the state and takes no `self`; {SHAPE}"),
+    );
+    assert_one(
+        errors_with(quote!(
+            #[upgrade]
+            fn upgrade(state: Value) -> Result<Self, String> {
+                todo!()
+            }
+        )),
+        &format!("`#[upgrade]` takes the stored version and the stored state; {SHAPE}"),
+    );
+    assert_one(
+        errors_with(quote!(
+            #[upgrade]
+            fn upgrade(v: u32, state: Value) -> Self {
+                todo!()
+            }
+        )),
+        &format!("`#[upgrade]` returns the upgraded state or why it cannot be read; {SHAPE}"),
+    );
+    assert_one(
+        errors_with(quote!(
+            #[upgrade]
+            async fn upgrade(v: u32, state: Value) -> Result<Self, String> {
+                todo!()
+            }
+        )),
+        "a `#[upgrade]` method cannot be `async`; remove `async`",
+    );
+    assert_one(
+        errors_with(quote! {
+            #[upgrade] fn a(v: u32, s: Value) -> Result<Self, E> { todo!() }
+            #[upgrade] fn b(v: u32, s: Value) -> Result<Self, E> { todo!() }
+        }),
+        "`#[upgrade]` is already on `a`; a process manager has one `#[upgrade]`",
+    );
+    assert_one(
+        errors_with(quote!(
+            #[upgrade(x)]
+            fn upgrade(v: u32, s: Value) -> Result<Self, E> {
+                todo!()
+            }
+        )),
+        "`upgrade` takes no arguments; write `#[upgrade]`",
     );
 }

@@ -1,6 +1,7 @@
 //! The macro's own tests: expansion snapshots and the message of every check.
 
 mod derive_errors;
+mod diagram;
 mod errors;
 mod snapshots;
 
@@ -17,12 +18,17 @@ fn render(tokens: &TokenStream) -> String {
 /// Compares `tokens`, rendered, with `tests/snapshots/<name>.rs`; `PM_MACROS_BLESS=1`
 /// rewrites the file instead.
 fn assert_snapshot(name: &str, tokens: &TokenStream) {
+    assert_text_snapshot(&format!("{name}.rs"), &render(tokens));
+}
+
+/// Compares `actual` with `tests/snapshots/<file>`; `PM_MACROS_BLESS=1` rewrites the file.
+fn assert_text_snapshot(file: &str, actual: &str) {
+    let name = file;
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/snapshots")
-        .join(format!("{name}.rs"));
-    let actual = render(tokens);
+        .join(file);
     if std::env::var_os("PM_MACROS_BLESS").is_some_and(|v| v == "1") {
-        std::fs::write(&path, &actual).expect("write snapshot");
+        std::fs::write(&path, actual).expect("write snapshot");
         return;
     }
     let expected = std::fs::read_to_string(&path).unwrap_or_else(|_| {
@@ -33,7 +39,7 @@ fn assert_snapshot(name: &str, tokens: &TokenStream) {
     });
     assert!(
         expected == actual,
-        "expansion of `{name}` differs from {}; rerun with PM_MACROS_BLESS=1 if intended\n--- actual ---\n{actual}",
+        "`{name}` differs from {}; rerun with PM_MACROS_BLESS=1 if intended\n--- actual ---\n{actual}",
         path.display()
     );
 }

@@ -50,7 +50,12 @@ fn order_fulfillment() {
 #[test]
 fn init_start_new_missing_and_crate_path() {
     let tokens = expand(
-        quote!(crate = "crate::rt", commands(Lock), missing = "start"),
+        quote!(
+            crate = "crate::rt",
+            commands(Lock),
+            missing = "start",
+            version = 3u8
+        ),
         quote! {
             impl Door {
                 #[init]
@@ -63,6 +68,8 @@ fn init_start_new_missing_and_crate_path() {
                 fn unlock(&mut self, c: &Lock, ctx: &mut Context<Self>) -> Result<(), Error> { Ok(()) }
                 #[on_error]
                 fn failed(&mut self, f: &CommandFailure) -> ErrorAction<DoorCommand> { todo!() }
+                #[upgrade]
+                fn from_older(from: u32, state: serde_json::Value) -> Result<Self, Error> { todo!() }
             }
         },
     );

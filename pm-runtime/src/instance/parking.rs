@@ -79,7 +79,7 @@ impl<P: ProcessManager> Instance<P> {
     }
 
     /// Handles the stashed events in arrival order, stopping if the instance parks again.
-    async fn replay_stash(&mut self) -> Result<(), Error> {
+    pub(super) async fn replay_stash(&mut self) -> Result<(), Error> {
         while let Some(event) = self.stash.front().cloned() {
             if self.status == InstanceStatus::Parked {
                 break;

@@ -7,7 +7,7 @@ use tokio::task::JoinHandle;
 use tokio::time::{Instant, sleep_until};
 use tracing::Instrument;
 
-use super::mailbox::{Answer, Control, Request};
+use super::mailbox::{Answer, Control, Request, Ticket};
 use super::outbox::Next;
 use super::{Instance, Origin};
 use crate::error::DispatchError;
@@ -52,10 +52,12 @@ pub(crate) async fn run<P: ProcessManager>(
     generation: u64,
     mut requests: mpsc::Receiver<Request>,
     mut control: mpsc::Receiver<Control<P>>,
+    loading: Ticket,
 ) {
     let span = tracing::debug_span!("pm_instance", pm = P::NAME, process_id = %id);
     async move {
         let loaded = Instance::load(Arc::clone(&host), id.clone()).await;
+        drop(loading);
         let mut instance = match loaded {
             Ok(instance) => instance,
             Err(error) => {
@@ -69,6 +71,14 @@ pub(crate) async fn run<P: ProcessManager>(
                 return;
             }
         };
+        // A running instance with a stash was resumed and stopped before replaying it all,
+        // or was resolved offline (`Store::resolve_parked`): replay before anything newer.
+        if instance.status().accepts_events()
+            && !instance.stash.is_empty()
+            && let Err(error) = instance.replay_stash().await
+        {
+            tracing::warn!(%error, "replaying the stash after loading failed");
+        }
         let mut sending = Sending::default();
         let mut shutdown: Option<oneshot::Sender<()>> = None;
         let mut retire_when_idle = false;

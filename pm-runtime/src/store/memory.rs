@@ -4,7 +4,8 @@ use std::collections::BTreeMap;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use super::{
-    Change, Commit, DueTimer, InstanceSummary, Settlement, Store, StoreFuture, StoredInstance,
+    Change, Commit, DueTimer, InstanceSummary, NotParked, ParkedAction, ProcessManagerInfo,
+    Resolution, Settlement, Store, StoreFuture, StoredInstance,
 };
 use crate::error::StoreError;
 use crate::ids::ProcessId;
@@ -19,6 +20,7 @@ type Key = (String, ProcessId);
 #[derive(Debug, Default)]
 pub struct InMemoryStore {
     instances: Mutex<BTreeMap<Key, StoredInstance>>,
+    process_managers: Mutex<BTreeMap<String, ProcessManagerInfo>>,
 }
 
 impl InMemoryStore {
@@ -105,6 +107,45 @@ impl InMemoryStore {
         instance.stash.extend(commit.stash);
         Ok(())
     }
+
+    fn resolve(
+        &self,
+        pm: &str,
+        process_id: &ProcessId,
+        action: ParkedAction,
+        at_ms: u64,
+    ) -> Result<(), StoreError> {
+        let mut instances = self.lock();
+        let not_parked = |status| NotParked {
+            pm: pm.to_owned(),
+            process_id: process_id.clone(),
+            status,
+        };
+        let Some(instance) = instances.get_mut(&(pm.to_owned(), process_id.clone())) else {
+            return Err(not_parked(None).into());
+        };
+        let dead_letter = match &instance.dead_letter {
+            Some(dead_letter) if instance.status == InstanceStatus::Parked => dead_letter.clone(),
+            _ => return Err(not_parked(Some(instance.status)).into()),
+        };
+        let head = instance.outbox.first().map(|c| c.command_id);
+        let r = Resolution::of(action, dead_letter, head, instance.outbox.len());
+        instance.revision += 1;
+        instance.status = r.status;
+        instance.updated_at_ms = at_ms;
+        instance.dead_letter = None;
+        instance.handled.extend(r.handled);
+        if r.cancel.is_some() {
+            instance.outbox.remove(0);
+        }
+        if let Some(event) = r.restash {
+            instance.stash.insert(0, event);
+        }
+        if r.status.is_finished() {
+            instance.timers.clear();
+        }
+        Ok(())
+    }
 }
 
 impl Store for InMemoryStore {
@@ -151,7 +192,9 @@ impl Store for InMemoryStore {
             .lock()
             .iter()
             .filter(|((name, _), i)| {
-                name == pm && !i.outbox.is_empty() && i.status != InstanceStatus::Parked
+                name == pm
+                    && ((!i.outbox.is_empty() && i.status != InstanceStatus::Parked)
+                        || (!i.stash.is_empty() && i.status == InstanceStatus::Running))
             })
             .map(|((_, id), _)| id.clone())
             .collect();
@@ -186,5 +229,36 @@ impl Store for InMemoryStore {
 
     fn is_durable(&self) -> bool {
         false
+    }
+
+    fn register(&self, info: &ProcessManagerInfo) -> StoreFuture<'_, ()> {
+        self.process_managers
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(info.name.clone(), info.clone());
+        Box::pin(std::future::ready(Ok(())))
+    }
+
+    fn process_managers(&self) -> StoreFuture<'_, Vec<ProcessManagerInfo>> {
+        let list = self
+            .process_managers
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .values()
+            .cloned()
+            .collect();
+        Box::pin(std::future::ready(Ok(list)))
+    }
+
+    fn resolve_parked<'a>(
+        &'a self,
+        pm: &'a str,
+        process_id: &'a ProcessId,
+        action: ParkedAction,
+        at_ms: u64,
+    ) -> StoreFuture<'a, ()> {
+        Box::pin(std::future::ready(
+            self.resolve(pm, process_id, action, at_ms),
+        ))
     }
 }

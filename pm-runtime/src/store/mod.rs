@@ -196,6 +196,45 @@ pub struct InstanceSummary {
     pub updated_at_ms: u64,
 }
 
+/// A process manager as the runtime registered it, so tools can read a store without the
+/// code that wrote it (the `pm` inspector lists these).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProcessManagerInfo {
+    /// [`ProcessManager::NAME`](crate::ProcessManager::NAME).
+    pub name: String,
+    /// [`ProcessManager::VERSION`](crate::ProcessManager::VERSION), the state's shape.
+    pub version: u32,
+    /// [`ProcessManager::DIAGRAM`](crate::ProcessManager::DIAGRAM): its Mermaid flowchart
+    /// (empty for a hand-written implementation).
+    pub diagram: String,
+    /// The event types it handles.
+    pub events: Vec<String>,
+}
+
+impl ProcessManagerInfo {
+    /// The record of process manager `P`.
+    pub fn of<P: crate::ProcessManager>() -> Self {
+        Self {
+            name: P::NAME.to_owned(),
+            version: P::VERSION,
+            diagram: P::DIAGRAM.to_owned(),
+            events: P::EVENTS.iter().map(|e| e.event_type.to_owned()).collect(),
+        }
+    }
+}
+
+/// What an operator does about a parked instance through [`Store::resolve_parked`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ParkedAction {
+    /// Try the cause again: a poison event goes to the front of the stash, to be handled
+    /// first when the runtime next loads the instance; a failed command stays at the head of
+    /// the outbox, to be sent again.
+    Retry,
+    /// Drop the cause: a poison event is recorded as handled without running its handler; a
+    /// failed command leaves the outbox as cancelled (it will not be compensated).
+    Skip,
+}
+
 /// Where instances live between events.
 ///
 /// Implementations must apply a [`Commit`] atomically and refuse one whose `revision` does not
@@ -216,7 +255,9 @@ pub trait Store: Send + Sync + 'static {
     /// Every pending timer due at or before `until_ms`, earliest first, at most `limit`.
     fn due_timers(&self, until_ms: u64, limit: usize) -> StoreFuture<'_, Vec<DueTimer>>;
 
-    /// Instances of `pm` with work left after a restart: a non-empty outbox and not parked.
+    /// Instances of `pm` with work left after a restart, by process id: a non-empty outbox
+    /// and not parked, or a non-empty stash and running (a stash left by an interrupted
+    /// resume, or by [`Store::resolve_parked`]).
     fn unfinished(&self, pm: &str) -> StoreFuture<'_, Vec<ProcessId>>;
 
     /// Every instance of `pm`, tombstones included, ordered by process id.
@@ -228,6 +269,114 @@ pub trait Store: Send + Sync + 'static {
 
     /// Whether committed data survives the process (false for [`InMemoryStore`]).
     fn is_durable(&self) -> bool;
+
+    /// Records (or replaces, by name) a process manager the runtime hosts. The runtime calls
+    /// it for each registered type when it starts. The default records nothing.
+    fn register(&self, info: &ProcessManagerInfo) -> StoreFuture<'_, ()> {
+        let _ = info;
+        Box::pin(std::future::ready(Ok(())))
+    }
+
+    /// Every process manager recorded by [`Store::register`], by name. The default knows
+    /// none.
+    fn process_managers(&self) -> StoreFuture<'_, Vec<ProcessManagerInfo>> {
+        Box::pin(std::future::ready(Ok(Vec::new())))
+    }
+
+    /// Resolves a parked instance from outside the runtime (the `pm` inspector's `retry` and
+    /// `skip`), in one atomic read-modify-write that bumps the revision: the dead letter is
+    /// cleared, the instance returns to the status it was parked from, and the cause is
+    /// retried or skipped as [`ParkedAction`] says. Fails when the instance does not exist
+    /// or is not parked.
+    ///
+    /// Only for a store no runtime is using at the time: a live runtime holds the instance
+    /// in memory, so use [`Runtime::retry_parked`](crate::Runtime::retry_parked) and
+    /// [`Runtime::skip_parked`](crate::Runtime::skip_parked) there. A runtime started on the
+    /// store afterwards loads the instance, replays its stash and sends its outbox. The
+    /// default refuses.
+    fn resolve_parked<'a>(
+        &'a self,
+        pm: &'a str,
+        process_id: &'a ProcessId,
+        action: ParkedAction,
+        at_ms: u64,
+    ) -> StoreFuture<'a, ()> {
+        let _ = (pm, process_id, action, at_ms);
+        Box::pin(std::future::ready(Err(StoreError::Backend(
+            "this store cannot resolve parked instances offline".into(),
+        ))))
+    }
+}
+
+/// Why [`Store::resolve_parked`] refused: the instance is missing or not parked.
+#[derive(Debug, thiserror::Error)]
+#[error("`{pm}` instance `{process_id}` is {}", match .status {
+    Some(status) => format!("{status}, not parked"),
+    None => "not in the store".to_owned(),
+})]
+pub struct NotParked {
+    /// The process manager.
+    pub pm: String,
+    /// The instance.
+    pub process_id: ProcessId,
+    /// Its status, or `None` when it does not exist.
+    pub status: Option<InstanceStatus>,
+}
+
+impl From<NotParked> for StoreError {
+    fn from(error: NotParked) -> Self {
+        StoreError::Backend(Box::new(error))
+    }
+}
+
+/// The changes a [`ParkedAction`] makes to a parked instance, computed once for every
+/// backend from the parts of the instance it reads.
+#[derive(Debug)]
+pub(crate) struct Resolution {
+    /// The status after resolution.
+    pub(crate) status: InstanceStatus,
+    /// An event id to record as handled.
+    pub(crate) handled: Option<Uuid>,
+    /// A command to drop from the head of the outbox.
+    pub(crate) cancel: Option<Uuid>,
+    /// An event to put at the front of the stash.
+    pub(crate) restash: Option<EventEnvelope>,
+}
+
+impl Resolution {
+    /// What `action` does to an instance parked with `dead_letter` whose outbox starts with
+    /// `head` and holds `outbox_len` commands. Mirrors `Instance::resume`.
+    pub(crate) fn of(
+        action: ParkedAction,
+        dead_letter: DeadLetter,
+        head: Option<Uuid>,
+        outbox_len: usize,
+    ) -> Self {
+        let mut resolution = Self {
+            status: dead_letter.resume,
+            handled: None,
+            cancel: None,
+            restash: None,
+        };
+        match action {
+            ParkedAction::Retry => resolution.restash = dead_letter.event,
+            ParkedAction::Skip => {
+                resolution.handled = dead_letter.event.map(|e| e.event_id);
+                let failed = dead_letter.command.map(|c| c.command_id);
+                if failed.is_some() && failed == head {
+                    resolution.cancel = failed;
+                    resolution.status = match dead_letter.resume {
+                        InstanceStatus::Completing if outbox_len == 1 => InstanceStatus::Completed,
+                        InstanceStatus::Compensating if outbox_len == 1 => {
+                            InstanceStatus::Compensated
+                        }
+                        status => status,
+                    };
+                }
+            }
+        }
+        resolution
+    }
 }
 
 impl<S: Store + ?Sized> Store for std::sync::Arc<S> {
@@ -261,5 +410,23 @@ impl<S: Store + ?Sized> Store for std::sync::Arc<S> {
 
     fn is_durable(&self) -> bool {
         (**self).is_durable()
+    }
+
+    fn register(&self, info: &ProcessManagerInfo) -> StoreFuture<'_, ()> {
+        (**self).register(info)
+    }
+
+    fn process_managers(&self) -> StoreFuture<'_, Vec<ProcessManagerInfo>> {
+        (**self).process_managers()
+    }
+
+    fn resolve_parked<'a>(
+        &'a self,
+        pm: &'a str,
+        process_id: &'a ProcessId,
+        action: ParkedAction,
+        at_ms: u64,
+    ) -> StoreFuture<'a, ()> {
+        (**self).resolve_parked(pm, process_id, action, at_ms)
     }
 }

@@ -2,9 +2,13 @@
 
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::codec::{EncodedCommit, finished_statuses_sql};
+use super::codec::{EncodedCommit, RowOf, finished_statuses_sql};
+use super::error::SqliteError;
 use crate::error::StoreError;
-use crate::store::{Change, Settlement};
+use crate::status::InstanceStatus;
+use crate::store::{
+    Change, DeadLetter, NotParked, ParkedAction, ProcessManagerInfo, Resolution, Settlement,
+};
 
 /// Applies one commit, or returns [`StoreError::Conflict`] having changed nothing.
 ///
@@ -192,4 +196,117 @@ pub(crate) fn purge_finished(
         ))?
         .execute((pm, bound, unbounded))?;
     Ok(purged as u64)
+}
+
+/// Records a process manager, replacing an earlier record of the same name.
+pub(crate) fn register(conn: &Connection, info: &ProcessManagerInfo) -> Result<(), StoreError> {
+    let events = serde_json::to_string(&info.events).map_err(|source| SqliteError::Serialize {
+        what: "the event types of a process manager",
+        source,
+    })?;
+    conn.prepare_cached(
+        "INSERT INTO pm_type (name, version, diagram, events) VALUES (?1, ?2, ?3, ?4) \
+         ON CONFLICT (name) DO UPDATE SET version = excluded.version, \
+         diagram = excluded.diagram, events = excluded.events",
+    )?
+    .execute(params![info.name, info.version, info.diagram, events])?;
+    Ok(())
+}
+
+/// Resolves a parked instance in place (see `Store::resolve_parked`); the caller's
+/// savepoint makes the read and the writes one atomic step.
+pub(crate) fn resolve_parked(
+    conn: &Connection,
+    pm: &str,
+    process_id: &str,
+    action: ParkedAction,
+    at_ms: u64,
+) -> Result<(), StoreError> {
+    let key = (pm, process_id);
+    let row = RowOf { pm, process_id };
+    let head: Option<(String, Option<String>)> = conn
+        .prepare_cached(
+            "SELECT status, dead_letter FROM pm_instance WHERE pm = ?1 AND process_id = ?2",
+        )?
+        .query_row(key, |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?;
+    let not_parked = |status| NotParked {
+        pm: pm.to_owned(),
+        process_id: process_id.into(),
+        status,
+    };
+    let Some((status, dead_letter)) = head else {
+        return Err(not_parked(None).into());
+    };
+    let status = row.status(&status)?;
+    let dead_letter = match dead_letter {
+        Some(json) if status == InstanceStatus::Parked => {
+            row.json::<DeadLetter>("dead letter", &json)?
+        }
+        _ => return Err(not_parked(Some(status)).into()),
+    };
+    let outbox: Vec<(i64, String)> = {
+        let mut statement = conn.prepare_cached(
+            "SELECT seq, command_id FROM pm_outbox WHERE pm = ?1 AND process_id = ?2 ORDER BY seq",
+        )?;
+        let rows = statement.query_map(key, |r| Ok((r.get(0)?, r.get(1)?)))?;
+        rows.collect::<Result<_, _>>()?
+    };
+    let head = match outbox.first() {
+        Some((_, id)) => Some(row.uuid("outbox command id", id)?),
+        None => None,
+    };
+    let r = Resolution::of(action, dead_letter, head, outbox.len());
+    if let Some(event_id) = r.handled {
+        conn.prepare_cached(
+            "INSERT INTO pm_handled (pm, process_id, event_id) VALUES (?1, ?2, ?3)",
+        )?
+        .execute((pm, process_id, event_id.to_string()))?;
+    }
+    if let (Some(_), Some((seq, _))) = (r.cancel, outbox.first()) {
+        conn.prepare_cached("DELETE FROM pm_outbox WHERE seq = ?1")?
+            .execute([seq])?;
+    }
+    if let Some(event) = &r.restash {
+        restash_first(conn, key, event)?;
+    }
+    if r.status.is_finished() {
+        conn.prepare_cached("DELETE FROM pm_timer WHERE pm = ?1 AND process_id = ?2")?
+            .execute(key)?;
+    }
+    let at = i64::try_from(at_ms).unwrap_or(i64::MAX);
+    conn.prepare_cached(
+        "UPDATE pm_instance SET status = ?3, revision = revision + 1, updated_at_ms = ?4, \
+         dead_letter = NULL WHERE pm = ?1 AND process_id = ?2",
+    )?
+    .execute(params![pm, process_id, r.status.as_str(), at])?;
+    Ok(())
+}
+
+/// Puts `event` before the instance's stashed events: rows read back by `seq`, and a new row
+/// always gets a higher `seq` than any existing one, so the stash is written again behind it.
+fn restash_first(
+    conn: &Connection,
+    key: (&str, &str),
+    event: &crate::envelope::EventEnvelope,
+) -> Result<(), StoreError> {
+    let first = serde_json::to_string(event).map_err(|source| SqliteError::Serialize {
+        what: "the dead-letter event",
+        source,
+    })?;
+    let stashed: Vec<String> = {
+        let mut statement = conn.prepare_cached(
+            "SELECT event FROM pm_stash WHERE pm = ?1 AND process_id = ?2 ORDER BY seq",
+        )?;
+        let rows = statement.query_map(key, |r| r.get(0))?;
+        rows.collect::<Result<_, _>>()?
+    };
+    conn.prepare_cached("DELETE FROM pm_stash WHERE pm = ?1 AND process_id = ?2")?
+        .execute(key)?;
+    let mut insert =
+        conn.prepare_cached("INSERT INTO pm_stash (pm, process_id, event) VALUES (?1, ?2, ?3)")?;
+    for event in std::iter::once(&first).chain(&stashed) {
+        insert.execute((key.0, key.1, event))?;
+    }
+    Ok(())
 }

@@ -21,6 +21,13 @@ pub(crate) enum SqliteError {
         #[source]
         source: serde_json::Error,
     },
+    /// A value written outside a commit (a registration, a resolution) would not serialise.
+    #[error("cannot encode {what}: {source}")]
+    Serialize {
+        what: &'static str,
+        #[source]
+        source: serde_json::Error,
+    },
     /// A number does not fit SQLite's signed 64-bit integers.
     #[error("{what} of `{pm}` instance `{process_id}` is {value}, above the largest value the store keeps ({max})", max = i64::MAX)]
     OutOfRange {

@@ -17,8 +17,11 @@ use std::time::Duration;
 
 use self::error::OpenError;
 use self::reader::Readers;
-use self::writer::Writer;
-use super::{Commit, DueTimer, InstanceSummary, Store, StoreFuture, StoredInstance};
+use self::writer::{Work, Writer};
+use super::{
+    Commit, DueTimer, InstanceSummary, ParkedAction, ProcessManagerInfo, Store, StoreFuture,
+    StoredInstance,
+};
 use crate::error::StoreError;
 use crate::ids::ProcessId;
 
@@ -197,5 +200,28 @@ impl Store for SqliteStore {
 
     fn is_durable(&self) -> bool {
         true
+    }
+
+    fn register(&self, info: &ProcessManagerInfo) -> StoreFuture<'_, ()> {
+        Box::pin(self.writer.run(Work::Register(info.clone())))
+    }
+
+    fn process_managers(&self) -> StoreFuture<'_, Vec<ProcessManagerInfo>> {
+        Box::pin(self.readers.read(|conn| queries::process_managers(conn)))
+    }
+
+    fn resolve_parked<'a>(
+        &'a self,
+        pm: &'a str,
+        process_id: &'a ProcessId,
+        action: ParkedAction,
+        at_ms: u64,
+    ) -> StoreFuture<'a, ()> {
+        Box::pin(self.writer.run(Work::Resolve {
+            pm: pm.to_owned(),
+            process_id: process_id.as_str().to_owned(),
+            action,
+            at_ms,
+        }))
     }
 }

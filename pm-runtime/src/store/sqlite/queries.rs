@@ -7,7 +7,9 @@ use crate::envelope::{CommandEnvelope, EventEnvelope};
 use crate::error::StoreError;
 use crate::ids::ProcessId;
 use crate::status::InstanceStatus;
-use crate::store::{DeadLetter, DueTimer, InstanceSummary, StoredInstance, Timer};
+use crate::store::{
+    DeadLetter, DueTimer, InstanceSummary, ProcessManagerInfo, StoredInstance, Timer,
+};
 
 /// Loads one instance with all its rows, from one snapshot.
 pub(crate) fn load(
@@ -143,16 +145,20 @@ pub(crate) fn due_timers(
     Ok(due)
 }
 
-/// Instances of `pm` with commands left in their outbox and not parked, by process id.
+/// Instances of `pm` with commands left in their outbox and not parked, or with stashed
+/// events and running, by process id.
 pub(crate) fn unfinished(conn: &Connection, pm: &str) -> Result<Vec<ProcessId>, StoreError> {
     let mut statement = conn.prepare_cached(
-        "SELECT i.process_id FROM pm_instance i \
-         WHERE i.pm = ?1 AND i.status <> ?2 AND EXISTS \
-         (SELECT 1 FROM pm_outbox o WHERE o.pm = i.pm AND o.process_id = i.process_id) \
+        "SELECT i.process_id FROM pm_instance i WHERE i.pm = ?1 AND ( \
+         (i.status <> ?2 AND EXISTS \
+          (SELECT 1 FROM pm_outbox o WHERE o.pm = i.pm AND o.process_id = i.process_id)) \
+         OR (i.status = ?3 AND EXISTS \
+          (SELECT 1 FROM pm_stash s WHERE s.pm = i.pm AND s.process_id = i.process_id))) \
          ORDER BY i.process_id",
     )?;
     let parked = InstanceStatus::Parked.as_str();
-    let rows = statement.query_map([pm, parked], |r| r.get::<_, String>(0))?;
+    let running = InstanceStatus::Running.as_str();
+    let rows = statement.query_map([pm, parked, running], |r| r.get::<_, String>(0))?;
     let mut ids = Vec::new();
     for id in rows {
         ids.push(ProcessId::from(id?));
@@ -190,6 +196,36 @@ pub(crate) fn instances(conn: &Connection, pm: &str) -> Result<Vec<InstanceSumma
             revision,
             outbox,
             updated_at_ms,
+        });
+    }
+    Ok(list)
+}
+
+/// Every registered process manager, by name.
+pub(crate) fn process_managers(conn: &Connection) -> Result<Vec<ProcessManagerInfo>, StoreError> {
+    let mut statement =
+        conn.prepare_cached("SELECT name, version, diagram, events FROM pm_type ORDER BY name")?;
+    let rows = statement.query_map([], |r| {
+        Ok((
+            r.get::<_, String>(0)?,
+            r.get::<_, u32>(1)?,
+            r.get::<_, String>(2)?,
+            r.get::<_, String>(3)?,
+        ))
+    })?;
+    let mut list = Vec::new();
+    for found in rows {
+        let (name, version, diagram, events) = found?;
+        let events = RowOf {
+            pm: &name,
+            process_id: "",
+        }
+        .json("event types", &events)?;
+        list.push(ProcessManagerInfo {
+            name,
+            version,
+            diagram,
+            events,
         });
     }
     Ok(list)

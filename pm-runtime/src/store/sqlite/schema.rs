@@ -9,7 +9,7 @@ use super::error::OpenError;
 
 /// The migrations, oldest first; migration `i` brings the schema to version `i + 1`.
 /// A released migration is never edited: a change is a new migration.
-const MIGRATIONS: &[&str] = &[V1];
+const MIGRATIONS: &[&str] = &[V1, V2];
 
 /// The schema version this build writes.
 const LATEST: i64 = MIGRATIONS.len() as i64;
@@ -69,6 +69,17 @@ CREATE TABLE pm_stash (
     event      TEXT NOT NULL
 );
 CREATE INDEX pm_stash_instance ON pm_stash (pm, process_id);
+";
+
+// The process managers a runtime registered, for tools that read the file without the code.
+// `events` is a JSON array of event type names.
+const V2: &str = "
+CREATE TABLE pm_type (
+    name    TEXT    PRIMARY KEY,
+    version INTEGER NOT NULL,
+    diagram TEXT    NOT NULL,
+    events  TEXT    NOT NULL
+);
 ";
 
 /// Opens the write connection: recognises the file, migrates it, and switches it to WAL.
@@ -181,5 +192,45 @@ fn classify(path: &Path, error: rusqlite::Error) -> OpenError {
             _ => OpenError::Sql(error),
         },
         _ => OpenError::Sql(error),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    fn version(conn: &Connection) -> i64 {
+        conn.query_row("SELECT version FROM pm_schema", [], |r| r.get(0))
+            .unwrap()
+    }
+
+    #[test]
+    fn a_version_1_file_migrates_to_the_latest_and_keeps_its_rows() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch(
+            "CREATE TABLE pm_schema (id INTEGER PRIMARY KEY CHECK (id = 1), version INTEGER NOT NULL);
+             INSERT INTO pm_schema (id, version) VALUES (1, 1);",
+        )
+        .unwrap();
+        conn.execute_batch(V1).unwrap();
+        conn.execute(
+            "INSERT INTO pm_instance VALUES ('pm', 'a', 'running', 1, x'7b7d', 1, 5, NULL)",
+            [],
+        )
+        .unwrap();
+        migrate(&mut conn).unwrap();
+        assert_eq!(version(&conn), LATEST);
+        let kept: i64 = conn
+            .query_row("SELECT count(*) FROM pm_instance", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(kept, 1);
+        let types: i64 = conn
+            .query_row("SELECT count(*) FROM pm_type", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(types, 0, "the new table exists and is empty");
+        migrate(&mut conn).unwrap();
+        assert_eq!(version(&conn), LATEST, "migrating again changes nothing");
     }
 }

@@ -11,19 +11,26 @@ use std::thread::JoinHandle;
 use rusqlite::{Connection, Transaction, TransactionBehavior};
 use tokio::sync::{mpsc, oneshot};
 
-use super::apply::{apply_commit, purge_finished};
+use super::apply::{apply_commit, purge_finished, register, resolve_parked};
 use super::codec::EncodedCommit;
 use super::error::SqliteError;
 use crate::error::StoreError;
 
 /// What the writer is asked to do.
 #[derive(Debug)]
-enum Work {
+pub(crate) enum Work {
     // Boxed: a commit is large, and requests are moved through the queue by value.
     Commit(Box<EncodedCommit>),
     Purge {
         pm: String,
         before_ms: u64,
+    },
+    Register(crate::store::ProcessManagerInfo),
+    Resolve {
+        pm: String,
+        process_id: String,
+        action: crate::store::ParkedAction,
+        at_ms: u64,
     },
     // Runs the SQL, then fails: lets tests break a group from inside.
     #[cfg(test)]
@@ -36,6 +43,13 @@ impl Work {
         match self {
             Work::Commit(commit) => apply_commit(conn, commit).map(|()| 0),
             Work::Purge { pm, before_ms } => purge_finished(conn, pm, *before_ms),
+            Work::Register(info) => register(conn, info).map(|()| 0),
+            Work::Resolve {
+                pm,
+                process_id,
+                action,
+                at_ms,
+            } => resolve_parked(conn, pm, process_id, *action, *at_ms).map(|()| 0),
             #[cfg(test)]
             Work::Fail(sql) => {
                 conn.execute_batch(sql)?;
@@ -111,6 +125,13 @@ impl Writer {
         let (reply, answer) = oneshot::channel();
         self.send(Work::Purge { pm, before_ms }, Reply::Purge(reply))
             .await?;
+        answer.await.map_err(|_| stopped())?
+    }
+
+    /// Runs `work` that answers nothing but success, waiting until it is durable.
+    pub(crate) async fn run(&self, work: Work) -> Result<(), StoreError> {
+        let (reply, answer) = oneshot::channel();
+        self.send(work, Reply::Commit(reply)).await?;
         answer.await.map_err(|_| stopped())?
     }
 

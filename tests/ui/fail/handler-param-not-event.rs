@@ -1,0 +1,27 @@
+use pm_runtime::prelude::*;
+use serde::{Deserialize, Serialize};
+
+#[derive(Serialize, Deserialize, Event)]
+pub struct OrderPlaced {
+    pub order_id: String,
+}
+
+// Not `#[derive(Event)]`.
+#[derive(Serialize, Deserialize)]
+pub struct OrderShipped {
+    pub order_id: String,
+}
+
+#[derive(Default, Serialize, Deserialize)]
+pub struct Saga;
+
+#[process_manager(correlate = order_id)]
+impl Saga {
+    #[start]
+    fn placed(&mut self, _e: &OrderPlaced) {}
+
+    #[stop]
+    fn shipped(&mut self, _e: &OrderShipped) {}
+}
+
+fn main() {}
