@@ -146,40 +146,17 @@ impl<P: ProcessManager> Instance<P> {
         failure: &CommandFailure,
     ) -> Next {
         let failed = &failure.command;
-        let envelopes = self.envelopes(
-            commands,
-            failed.command_id,
-            failed.command_id,
-            &failed.correlation_id,
-        );
+        let cause = (failed.command_id, failed.correlation_id.as_str());
+        let envelopes = self.envelopes(commands, cause.0, cause.0, cause.1);
         let status = match (self.status, envelopes.is_empty()) {
             (InstanceStatus::Completing, true) => InstanceStatus::Completed,
             (InstanceStatus::Compensating, true) => InstanceStatus::Compensated,
             (status, _) => status,
         };
-        let mut commit = self.next_commit(status);
-        match self.encoded_state() {
-            Ok(state) => commit.state = Some(state),
-            Err(error) => return self.retry_after_store_failure(&error),
-        }
-        commit.settle = self
-            .outbox
-            .iter()
-            .map(|c| (c.command_id, Settlement::Cancelled))
-            .collect();
-        commit.enqueue = envelopes;
-        if let Some(ctx) = ctx {
-            self.add_context(&mut commit, ctx, failed.command_id, &failed.correlation_id);
-        }
-        match self.apply(commit).await {
-            Ok(()) => {
-                self.on_finished();
-                Next::Continue
-            }
-            Err(error) => {
-                self.restore().await;
-                self.retry_after_store_failure(&error)
-            }
+        let context = ctx.map(|ctx| (ctx, cause.0, failed.correlation_id.clone()));
+        match self.replace_outbox(status, envelopes, context).await {
+            Ok(()) => Next::Continue,
+            Err(retry) => retry,
         }
     }
 
@@ -202,26 +179,46 @@ impl<P: ProcessManager> Instance<P> {
         } else {
             InstanceStatus::Compensating
         };
+        match self.replace_outbox(status, compensations, None).await {
+            Ok(()) => {
+                Counters::bump(&self.host.shared.counters.aborted);
+                Next::Continue
+            }
+            Err(retry) => retry,
+        }
+    }
+
+    /// Commits the state with `commands` in place of everything still in the outbox (the
+    /// unsent commands are cancelled, never compensated), plus what a handler asked of its
+    /// context. `Err` carries the retry to schedule when the commit failed.
+    async fn replace_outbox(
+        &mut self,
+        status: InstanceStatus,
+        commands: Vec<CommandEnvelope>,
+        context: Option<(Context<P>, uuid::Uuid, String)>,
+    ) -> Result<(), Next> {
         let mut commit = self.next_commit(status);
         match self.encoded_state() {
             Ok(state) => commit.state = Some(state),
-            Err(error) => return self.retry_after_store_failure(&error),
+            Err(error) => return Err(self.retry_after_store_failure(&error)),
         }
         commit.settle = self
             .outbox
             .iter()
             .map(|c| (c.command_id, Settlement::Cancelled))
             .collect();
-        commit.enqueue = compensations;
+        commit.enqueue = commands;
+        if let Some((ctx, cause, correlation_id)) = context {
+            self.add_context(&mut commit, ctx, cause, &correlation_id);
+        }
         match self.apply(commit).await {
             Ok(()) => {
-                Counters::bump(&self.host.shared.counters.aborted);
                 self.on_finished();
-                Next::Continue
+                Ok(())
             }
             Err(error) => {
                 self.restore().await;
-                self.retry_after_store_failure(&error)
+                Err(self.retry_after_store_failure(&error))
             }
         }
     }
