@@ -398,3 +398,19 @@ fn on_error_decides_and_continue_replaces_the_failed_command() {
         .expect_state(|s| assert_eq!(s.failures, 2))
         .expect_running();
 }
+
+#[test]
+fn an_envelope_picks_one_command_among_several_of_a_type() {
+    let fixture = Fixture::<Order>::new("o-1").given((placed(), charged(), reserved()));
+    let ship = fixture.commands()[0].clone();
+    fixture
+        .when_command_fails(&ship, DispatchError::Rejected("no truck".into()))
+        .expect_compensation([
+            ReleaseStock { order_id: o1() }.into(),
+            RefundPayment {
+                order_id: o1(),
+                amount: 40,
+            }
+            .into(),
+        ]);
+}

@@ -123,10 +123,11 @@ impl World {
         let (tx, rx) = oneshot::channel();
         let jobs = self.jobs.clone();
         // `send` blocks when the queue is full: keep it off the async workers.
-        tokio::task::spawn_blocking(move || jobs.send((effect, tx)))
+        // The unsent job is dropped inside the closure: only "gone" comes back.
+        tokio::task::spawn_blocking(move || jobs.send((effect, tx)).map_err(drop))
             .await
             .map_err(|_| WorldError::WriterGone)?
-            .map_err(|_| WorldError::WriterGone)?;
+            .map_err(|()| WorldError::WriterGone)?;
         rx.await.map_err(|_| WorldError::WriterGone)?
     }
 

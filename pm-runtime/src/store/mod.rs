@@ -224,6 +224,20 @@ impl ProcessManagerInfo {
 }
 
 /// What an operator does about a parked instance through [`Store::resolve_parked`].
+///
+/// ```no_run
+/// use pm_runtime::{ParkedAction, ProcessId, SqliteStore, Store};
+///
+/// # async fn skip() -> Result<(), pm_runtime::StoreError> {
+/// // No runtime is using the file (a running one would use `Runtime::skip_parked`).
+/// let store = SqliteStore::open("sagas.db")?;
+/// let now_ms = 1_795_874_713_042;
+/// store
+///     .resolve_parked("order_fulfillment", &ProcessId::new("o-1"), ParkedAction::Skip, now_ms)
+///     .await?;
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ParkedAction {
     /// Try the cause again: a poison event goes to the front of the stash, to be handled

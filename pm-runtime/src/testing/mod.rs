@@ -143,6 +143,33 @@ tuple_events!(A, B, C, D, E, F);
 tuple_events!(A, B, C, D, E, F, G);
 tuple_events!(A, B, C, D, E, F, G, H);
 
+/// Picks the command that fails in [`Fixture::when_command_fails`]: a command type name
+/// (`ReserveStock::NAME`: the first such command waiting) or an envelope (that very command).
+pub trait WhichCommand {
+    /// Whether `command` is the one meant.
+    fn is(&self, command: &CommandEnvelope) -> bool;
+    /// How failure messages name it.
+    fn describe(&self) -> String;
+}
+
+impl WhichCommand for &str {
+    fn is(&self, command: &CommandEnvelope) -> bool {
+        command.command_type == *self
+    }
+    fn describe(&self) -> String {
+        format!("`{self}`")
+    }
+}
+
+impl WhichCommand for &CommandEnvelope {
+    fn is(&self, command: &CommandEnvelope) -> bool {
+        command.command_id == self.command_id
+    }
+    fn describe(&self) -> String {
+        format!("`{}` ({})", self.command_type, self.command_id)
+    }
+}
+
 /// What the last step did, for expectations and failure messages.
 #[derive(Debug)]
 enum Outcome {
@@ -286,8 +313,9 @@ impl<P: ProcessManager> Fixture<P> {
         self
     }
 
-    /// The command side refuses (or cannot take) the first command of type `command_type`
-    /// waiting in the outbox: the commands ahead of it are accepted, then the instance decides
+    /// The command side refuses (or cannot take) a command waiting in the outbox: the first of
+    /// a type (`ReserveStock::NAME`), or an envelope taken from
+    /// [`commands`](Fixture::commands). the commands ahead of it are accepted, then the instance decides
     /// as the runtime would on the first attempt: its `#[on_error]` handler, or the default
     /// policy (retry a transient failure, compensate a rejection). On `Compensate`, the
     /// compensations of every accepted command are the step's commands, newest first; check
@@ -295,8 +323,8 @@ impl<P: ProcessManager> Fixture<P> {
     ///
     /// Panics when no such command is waiting, listing the outbox.
     #[track_caller]
-    pub fn when_command_fails(self, command_type: &str, error: DispatchError) -> Self {
-        self.fail_command(command_type, error, false)
+    pub fn when_command_fails(self, command: impl WhichCommand, error: DispatchError) -> Self {
+        self.fail_command(&command, error, false)
     }
 
     /// Like [`when_command_fails`](Fixture::when_command_fails), but the command keeps failing:
@@ -304,8 +332,12 @@ impl<P: ProcessManager> Fixture<P> {
     /// once retries are exhausted (by default, compensation after the retry policy's last
     /// attempt).
     #[track_caller]
-    pub fn when_command_keeps_failing(self, command_type: &str, error: DispatchError) -> Self {
-        self.fail_command(command_type, error, true)
+    pub fn when_command_keeps_failing(
+        self,
+        command: impl WhichCommand,
+        error: DispatchError,
+    ) -> Self {
+        self.fail_command(&command, error, true)
     }
 
     /// Moves the virtual clock forward by `by`, firing every timeout that falls due, earliest

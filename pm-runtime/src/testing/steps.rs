@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use uuid::Uuid;
 
-use super::{Fixture, Outcome, Step};
+use super::{Fixture, Outcome, Step, WhichCommand};
 use crate::context::Context;
 use crate::dispatch::RetryPolicy;
 use crate::envelope::{CommandEnvelope, EventEnvelope, Metadata};
@@ -131,25 +131,22 @@ impl<P: ProcessManager> Fixture<P> {
     #[track_caller]
     pub(super) fn fail_command(
         mut self,
-        command_type: &str,
+        command: &dyn WhichCommand,
         error: DispatchError,
         keep: bool,
     ) -> Self {
-        let Some(at) = self
-            .outbox
-            .iter()
-            .position(|c| c.command_type == command_type)
-        else {
+        let Some(at) = self.outbox.iter().position(|c| command.is(c)) else {
             let waiting: Vec<&str> = self.outbox.iter().map(|c| &*c.command_type).collect();
             panic!(
-                "{}: no command `{command_type}` is waiting to be sent; the outbox holds {waiting:?}",
-                self.header()
+                "{}: no command {} is waiting to be sent; the outbox holds {waiting:?}",
+                self.header(),
+                command.describe()
             );
         };
         for command in self.outbox.drain(..at).collect::<Vec<_>>() {
             self.completed.push(command);
         }
-        let what = format!("when `{command_type}` fails ({error})");
+        let what = format!("when {} fails ({error})", command.describe());
         let mut attempt = 0;
         loop {
             attempt += 1;
