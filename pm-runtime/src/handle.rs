@@ -92,7 +92,7 @@ impl<P: ProcessManager> InstanceHandle<P> {
     ) -> Result<Compensation<CommandEnvelope>, Error> {
         self.host
             .control(&self.id, |reply| {
-                Control::Compensate(command.clone(), reply)
+                Control::Compensate(Box::new(command.clone()), reply)
             })
             .await
     }

@@ -151,22 +151,28 @@ const IDEMPOTENCY_NAMESPACE: Uuid = Uuid::from_u128(0x0b9e_44d7_51c3_4f62_8e1d_a
 /// Namespace of timer ids.
 const TIMER_NAMESPACE: Uuid = Uuid::from_u128(0x3f0c_9e61_27a4_4b8d_b6e2_91d5_0c47_e3a9);
 
-/// The name hashed into every derived id: length-prefixed so ("ab", "c") and ("a", "bc")
-/// stay apart.
-fn id_name(pm: &str, process_id: &ProcessId, cause: Uuid, index: u32) -> Vec<u8> {
-    let mut name = Vec::with_capacity(pm.len() + process_id.as_str().len() + 28);
-    name.extend_from_slice(&(pm.len() as u32).to_be_bytes());
-    name.extend_from_slice(pm.as_bytes());
-    name.extend_from_slice(&(process_id.as_str().len() as u32).to_be_bytes());
-    name.extend_from_slice(process_id.as_str().as_bytes());
-    name.extend_from_slice(cause.as_bytes());
-    name.extend_from_slice(&index.to_be_bytes());
-    name
+/// UUIDv5 of `namespace` and the name (PM name, process id, cause, index), equal to
+/// `Uuid::new_v5(namespace, name)` over the length-prefixed concatenation (so ("ab", "c") and
+/// ("a", "bc") stay apart), but hashed in place, without building the name.
+fn derived_v5(namespace: &Uuid, pm: &str, process_id: &ProcessId, cause: Uuid, index: u32) -> Uuid {
+    use sha1::{Digest, Sha1};
+    let mut hasher = Sha1::new();
+    hasher.update(namespace.as_bytes());
+    hasher.update((pm.len() as u32).to_be_bytes());
+    hasher.update(pm.as_bytes());
+    hasher.update((process_id.as_str().len() as u32).to_be_bytes());
+    hasher.update(process_id.as_str().as_bytes());
+    hasher.update(cause.as_bytes());
+    hasher.update(index.to_be_bytes());
+    let digest = hasher.finalize();
+    let mut bytes = [0u8; 16];
+    bytes.copy_from_slice(&digest[..16]);
+    uuid::Builder::from_sha1_bytes(bytes).into_uuid()
 }
 
 /// The deterministic id of timer number `index` scheduled while handling `cause`.
 pub(crate) fn timer_id(pm: &str, process_id: &ProcessId, cause: Uuid, index: u32) -> Uuid {
-    Uuid::new_v5(&TIMER_NAMESPACE, &id_name(pm, process_id, cause, index))
+    derived_v5(&TIMER_NAMESPACE, pm, process_id, cause, index)
 }
 
 /// The deterministic ids of one outgoing command.
@@ -186,10 +192,9 @@ impl CommandIds {
     /// Derives the ids of command number `index` caused by `cause` in instance `process_id`
     /// of the process manager `pm`.
     pub fn derive(pm: &str, process_id: &ProcessId, cause: Uuid, index: u32) -> Self {
-        let name = id_name(pm, process_id, cause, index);
         Self {
-            command_id: Uuid::new_v5(&COMMAND_ID_NAMESPACE, &name),
-            idempotency_key: Uuid::new_v5(&IDEMPOTENCY_NAMESPACE, &name),
+            command_id: derived_v5(&COMMAND_ID_NAMESPACE, pm, process_id, cause, index),
+            idempotency_key: derived_v5(&IDEMPOTENCY_NAMESPACE, pm, process_id, cause, index),
         }
     }
 }
@@ -216,6 +221,26 @@ mod tests {
             CommandIds::derive("ab", &ProcessId::from("c"), cause, 0),
             CommandIds::derive("a", &ProcessId::from("bc"), cause, 0)
         );
+    }
+
+    #[test]
+    fn ids_are_standard_uuid_v5_of_the_length_prefixed_name() {
+        let pid = ProcessId::from("o-1");
+        let cause = Uuid::from_u128(7);
+        let mut name = Vec::new();
+        name.extend_from_slice(&2u32.to_be_bytes());
+        name.extend_from_slice(b"pm");
+        name.extend_from_slice(&3u32.to_be_bytes());
+        name.extend_from_slice(b"o-1");
+        name.extend_from_slice(cause.as_bytes());
+        name.extend_from_slice(&4u32.to_be_bytes());
+        let ids = CommandIds::derive("pm", &pid, cause, 4);
+        assert_eq!(ids.command_id, Uuid::new_v5(&COMMAND_ID_NAMESPACE, &name));
+        assert_eq!(
+            ids.idempotency_key,
+            Uuid::new_v5(&IDEMPOTENCY_NAMESPACE, &name)
+        );
+        assert_eq!(ids.command_id.get_version_num(), 5);
     }
 
     #[test]

@@ -76,7 +76,8 @@ pub(crate) enum Request {
 pub(crate) enum Control<P> {
     GetState(Reply<P>),
     Status(Reply<crate::status::InstanceStatus>),
-    Compensate(CommandEnvelope, Reply<Compensation<CommandEnvelope>>),
+    // Boxed: an envelope is large, and every slot of the channel is sized for the largest.
+    Compensate(Box<CommandEnvelope>, Reply<Compensation<CommandEnvelope>>),
 }
 
 /// The sending half of an instance's mailbox; cheap to clone.

@@ -39,7 +39,8 @@ pub(crate) struct Instance<P: ProcessManager> {
     outbox: VecDeque<CommandEnvelope>,
     completed: Vec<CommandEnvelope>,
     timers: Vec<Timer>,
-    dead_letter: Option<DeadLetter>,
+    // Boxed: a dead letter is large and rare, and this struct lives in every idle task.
+    dead_letter: Option<Box<DeadLetter>>,
     stash: VecDeque<EventEnvelope>,
     /// Outbox commands currently counted as pending work for `settled()`.
     tracked: usize,
@@ -93,7 +94,7 @@ impl<P: ProcessManager> Instance<P> {
             instance.outbox = stored.outbox.into();
             instance.completed = stored.completed;
             instance.timers = stored.timers;
-            instance.dead_letter = stored.dead_letter;
+            instance.dead_letter = stored.dead_letter.map(Box::new);
             instance.stash = stored.stash.into();
             instance.track();
         }
@@ -234,7 +235,7 @@ impl<P: ProcessManager> Instance<P> {
         self.timers.extend(m.schedule);
         match m.dead_letter {
             Change::Keep => {}
-            Change::Set(dead_letter) => self.dead_letter = Some(dead_letter),
+            Change::Set(dead_letter) => self.dead_letter = Some(Box::new(dead_letter)),
             Change::Clear => self.dead_letter = None,
         }
         let unstash = m.unstash.min(self.stash.len());

@@ -103,7 +103,7 @@ pub(crate) async fn run<P: ProcessManager>(
                 Some(request) = control.recv() => on_control(&instance, request),
                 result = outcome(&mut sending.in_flight) => {
                     sending.attempt += 1;
-                    match instance.on_dispatched(result, sending.attempt).await {
+                    match Box::pin(instance.on_dispatched(result, sending.attempt)).await {
                         Next::Continue => sending.attempt = 0,
                         Next::RetryAfter(wait) => sending.retry_at = Some(Instant::now() + wait),
                     }
@@ -198,8 +198,9 @@ async fn on_request<P: ProcessManager>(instance: &mut Instance<P>, request: Requ
         } => {
             let span = tracing::debug_span!("pm_event", event_id = %event.event_id,
                                             event_type = %event.event_type);
-            let result = instance
-                .on_event(&event, role, direct, Origin::Mailbox)
+            // Boxed, like every request's work: the task's own future stays small while the
+            // instance sits idle, which is most of its life.
+            let result = Box::pin(instance.on_event(&event, role, direct, Origin::Mailbox))
                 .instrument(span)
                 .await;
             if let Some(reply) = reply {
@@ -209,13 +210,13 @@ async fn on_request<P: ProcessManager>(instance: &mut Instance<P>, request: Requ
             }
         }
         Request::Start { reply } => {
-            let _ = reply.send(Answer::Done(instance.start().await));
+            let _ = reply.send(Answer::Done(Box::pin(instance.start()).await));
         }
         Request::Timer { timer_id, reply } => {
-            let _ = reply.send(Answer::Done(instance.on_timer(timer_id).await));
+            let _ = reply.send(Answer::Done(Box::pin(instance.on_timer(timer_id)).await));
         }
         Request::Resume { skip, reply } => {
-            let _ = reply.send(Answer::Done(instance.resume(skip).await));
+            let _ = reply.send(Answer::Done(Box::pin(instance.resume(skip)).await));
             return true;
         }
         Request::Shutdown { done } => {

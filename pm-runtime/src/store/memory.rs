@@ -1,6 +1,6 @@
 //! The in-memory store: for tests and non-durable use.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use super::{
@@ -11,7 +11,8 @@ use crate::error::StoreError;
 use crate::ids::ProcessId;
 use crate::status::InstanceStatus;
 
-type Key = (String, ProcessId);
+/// Instances by PM name, then by process id: a lookup borrows both, allocating nothing.
+type Instances = HashMap<String, HashMap<ProcessId, StoredInstance>>;
 
 /// A [`Store`] in a map: fast, and gone when the process exits.
 ///
@@ -19,7 +20,7 @@ type Key = (String, ProcessId);
 /// (typed payloads stay typed), so nothing is serialised but the instance state.
 #[derive(Debug, Default)]
 pub struct InMemoryStore {
-    instances: Mutex<BTreeMap<Key, StoredInstance>>,
+    instances: Mutex<Instances>,
     process_managers: Mutex<BTreeMap<String, ProcessManagerInfo>>,
 }
 
@@ -31,7 +32,7 @@ impl InMemoryStore {
 
     /// Number of instances stored, tombstones included.
     pub fn len(&self) -> usize {
-        self.lock().len()
+        self.lock().values().map(HashMap::len).sum()
     }
 
     /// Whether the store holds no instance.
@@ -39,7 +40,7 @@ impl InMemoryStore {
         self.len() == 0
     }
 
-    fn lock(&self) -> MutexGuard<'_, BTreeMap<Key, StoredInstance>> {
+    fn lock(&self) -> MutexGuard<'_, Instances> {
         // `apply` checks everything before it mutates, so a panic cannot leave a
         // half-applied commit behind a poisoned lock.
         self.instances
@@ -49,8 +50,10 @@ impl InMemoryStore {
 
     fn apply(&self, commit: Commit) -> Result<(), StoreError> {
         let mut instances = self.lock();
-        let key = (commit.pm.to_owned(), commit.process_id.clone());
-        let found = instances.get(&key).map_or(0, |i| i.revision);
+        let found = instances
+            .get(commit.pm)
+            .and_then(|of_pm| of_pm.get(&commit.process_id))
+            .map_or(0, |i| i.revision);
         if found + 1 != commit.revision {
             return Err(StoreError::Conflict {
                 pm: commit.pm.to_owned(),
@@ -59,19 +62,25 @@ impl InMemoryStore {
                 found,
             });
         }
-        let instance = instances.entry(key).or_insert_with(|| StoredInstance {
-            status: InstanceStatus::Running,
-            revision: 0,
-            state: Vec::new(),
-            state_version: commit.state_version,
-            handled: Vec::new(),
-            outbox: Vec::new(),
-            completed: Vec::new(),
-            timers: Vec::new(),
-            dead_letter: None,
-            stash: Vec::new(),
-            updated_at_ms: commit.at_ms,
-        });
+        let of_pm = match instances.get_mut(commit.pm) {
+            Some(of_pm) => of_pm,
+            None => instances.entry(commit.pm.to_owned()).or_default(),
+        };
+        let instance = of_pm
+            .entry(commit.process_id)
+            .or_insert_with(|| StoredInstance {
+                status: InstanceStatus::Running,
+                revision: 0,
+                state: Vec::new(),
+                state_version: commit.state_version,
+                handled: Vec::new(),
+                outbox: Vec::new(),
+                completed: Vec::new(),
+                timers: Vec::new(),
+                dead_letter: None,
+                stash: Vec::new(),
+                updated_at_ms: commit.at_ms,
+            });
         instance.revision = commit.revision;
         instance.status = commit.status;
         instance.updated_at_ms = commit.at_ms;
@@ -121,7 +130,10 @@ impl InMemoryStore {
             process_id: process_id.clone(),
             status,
         };
-        let Some(instance) = instances.get_mut(&(pm.to_owned(), process_id.clone())) else {
+        let Some(instance) = instances
+            .get_mut(pm)
+            .and_then(|of_pm| of_pm.get_mut(process_id))
+        else {
             return Err(not_parked(None).into());
         };
         let dead_letter = match &instance.dead_letter {
@@ -156,7 +168,8 @@ impl Store for InMemoryStore {
     ) -> StoreFuture<'a, Option<StoredInstance>> {
         let found = self
             .lock()
-            .get(&(pm.to_owned(), process_id.clone()))
+            .get(pm)
+            .and_then(|of_pm| of_pm.get(process_id))
             .cloned();
         Box::pin(std::future::ready(Ok(found)))
     }
@@ -169,7 +182,8 @@ impl Store for InMemoryStore {
         let mut due: Vec<DueTimer> = self
             .lock()
             .iter()
-            .flat_map(|((pm, process_id), instance)| {
+            .flat_map(|(pm, of_pm)| of_pm.iter().map(move |(id, i)| (pm, id, i)))
+            .flat_map(|(pm, process_id, instance)| {
                 instance
                     .timers
                     .iter()
@@ -188,25 +202,28 @@ impl Store for InMemoryStore {
     }
 
     fn unfinished(&self, pm: &str) -> StoreFuture<'_, Vec<ProcessId>> {
-        let ids = self
+        let mut ids: Vec<ProcessId> = self
             .lock()
-            .iter()
-            .filter(|((name, _), i)| {
-                name == pm
-                    && ((!i.outbox.is_empty() && i.status != InstanceStatus::Parked)
-                        || (!i.stash.is_empty() && i.status == InstanceStatus::Running))
+            .get(pm)
+            .into_iter()
+            .flatten()
+            .filter(|(_, i)| {
+                (!i.outbox.is_empty() && i.status != InstanceStatus::Parked)
+                    || (!i.stash.is_empty() && i.status == InstanceStatus::Running)
             })
-            .map(|((_, id), _)| id.clone())
+            .map(|(id, _)| id.clone())
             .collect();
+        ids.sort();
         Box::pin(std::future::ready(Ok(ids)))
     }
 
     fn instances(&self, pm: &str) -> StoreFuture<'_, Vec<InstanceSummary>> {
-        let list = self
+        let mut list: Vec<InstanceSummary> = self
             .lock()
-            .iter()
-            .filter(|((name, _), _)| name == pm)
-            .map(|((_, id), i)| InstanceSummary {
+            .get(pm)
+            .into_iter()
+            .flatten()
+            .map(|(id, i)| InstanceSummary {
                 process_id: id.clone(),
                 status: i.status,
                 revision: i.revision,
@@ -214,16 +231,17 @@ impl Store for InMemoryStore {
                 updated_at_ms: i.updated_at_ms,
             })
             .collect();
+        list.sort_by(|a, b| a.process_id.cmp(&b.process_id));
         Box::pin(std::future::ready(Ok(list)))
     }
 
     fn purge_finished(&self, pm: &str, before_ms: u64) -> StoreFuture<'_, u64> {
         let mut instances = self.lock();
-        let before = instances.len();
-        instances.retain(|(name, _), i| {
-            !(name == pm && i.status.is_finished() && i.updated_at_ms < before_ms)
+        let purged = instances.get_mut(pm).map_or(0, |of_pm| {
+            let before = of_pm.len();
+            of_pm.retain(|_, i| !(i.status.is_finished() && i.updated_at_ms < before_ms));
+            (before - of_pm.len()) as u64
         });
-        let purged = (before - instances.len()) as u64;
         Box::pin(std::future::ready(Ok(purged)))
     }
 
