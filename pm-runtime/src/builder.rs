@@ -195,20 +195,18 @@ impl RuntimeBuilder {
             .map(|route| (route.name(), Arc::clone(route)))
             .collect();
 
-        for route in routes.values() {
-            route.recover().await?;
-        }
-        let stored = shared
-            .store
-            .due_timers(u64::MAX, usize::MAX)
-            .await
-            .map_err(|source| Error::Recovery { pm: "*", source })?;
-        for timer in stored {
-            shared
-                .timers
-                .arm(&timer.pm, timer.process_id, timer.timer_id, timer.due_at_ms);
+        recover(&shared, &routes, true).await?;
+        let mut background = Vec::new();
+        if let Some(ownership) = shared.store.ownership() {
+            // A store shared by several nodes: recover what each newly claimed partition holds.
+            background.push(tokio::spawn(adopt(
+                Arc::clone(&shared),
+                routes.clone(),
+                ownership,
+            )));
         }
         let wheel = tokio::spawn(Arc::clone(&shared.timers).run(Arc::clone(&shared), routes));
+        background.push(wheel);
 
         Ok(Runtime {
             inner: Arc::new(Inner {
@@ -216,9 +214,60 @@ impl RuntimeBuilder {
                 router,
                 hosts,
                 closed: AtomicBool::new(false),
-                background: Mutex::new(vec![wheel]),
+                background: Mutex::new(background),
             }),
         })
+    }
+}
+
+/// Resumes the instances with work left and arms the stored timeouts, of the instances this
+/// node owns (all of them unless the store is shared by several nodes).
+async fn recover(
+    shared: &Arc<Shared>,
+    routes: &HashMap<&'static str, Arc<dyn Route>>,
+    timers: bool,
+) -> Result<(), Error> {
+    for route in routes.values() {
+        route.recover().await?;
+    }
+    if !timers {
+        return Ok(());
+    }
+    let stored = shared
+        .store
+        .due_timers(u64::MAX, usize::MAX)
+        .await
+        .map_err(|source| Error::Recovery { pm: "*", source })?;
+    for timer in stored {
+        if shared.store.owns(&timer.pm, &timer.process_id) {
+            shared
+                .timers
+                .arm(&timer.pm, timer.process_id, timer.timer_id, timer.due_at_ms);
+        }
+    }
+    Ok(())
+}
+
+/// How often a node sharing its store sweeps for owned instances with work left that no
+/// task holds (one whose copy went stale retired with its outbox unsent).
+const SWEEP: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Recovers again each time the store reports newly owned instances (a node took over
+/// partitions), timers included, and every [`SWEEP`] the outboxes only. Arming a timer twice is harmless: firing is
+/// deduplicated by timer id; resolving a live instance spawns nothing.
+async fn adopt(
+    shared: Arc<Shared>,
+    routes: HashMap<&'static str, Arc<dyn Route>>,
+    mut ownership: tokio::sync::watch::Receiver<u64>,
+) {
+    loop {
+        let gained = tokio::select! {
+            changed = ownership.changed() => if changed.is_err() { return } else { true },
+            () = tokio::time::sleep(SWEEP) => false,
+        };
+        if let Err(error) = recover(&shared, &routes, gained).await {
+            tracing::warn!(%error, "cannot recover newly owned instances; trying at the next change");
+        }
     }
 }
 

@@ -136,6 +136,20 @@ pub enum StoreError {
         /// The revision in the store.
         found: u64,
     },
+    /// This node no longer holds the lease of the instance's partition (another node claimed
+    /// it, or the lease expired): the commit was refused and nothing of it was written. The
+    /// node that now owns the partition handles the instance.
+    #[error(
+        "`{pm}` instance `{process_id}` is in partition {partition}, whose lease this node no longer holds; nothing was committed"
+    )]
+    Fenced {
+        /// The process manager.
+        pm: String,
+        /// The instance.
+        process_id: ProcessId,
+        /// The instance's partition.
+        partition: u32,
+    },
     /// The backend failed (I/O, connection, corruption).
     #[error("store backend failed: {0}")]
     Backend(#[source] BoxError),

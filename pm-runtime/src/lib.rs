@@ -51,6 +51,8 @@ pub use store::{
     Change, Commit, DeadLetter, DueTimer, InMemoryStore, InstanceSummary, NotParked, ParkedAction,
     ProcessManagerInfo, Settlement, Store, StoreFuture, StoredInstance, Timer,
 };
+#[cfg(feature = "postgres")]
+pub use store::{EventLog, EventReader, PostgresOptions, PostgresStore, partition_of};
 #[cfg(feature = "sqlite")]
 pub use store::{SqliteOptions, SqliteStore, Synchronous};
 

@@ -77,6 +77,10 @@ impl<P: ProcessManager> Route for Arc<Host<P>> {
             };
             let mut pending: Vec<Pending> = Vec::with_capacity(correlation.targets.len());
             for id in correlation.targets.iter() {
+                // Another node holds this instance's partition: it delivers the event there.
+                if !self.shared.store.owns(P::NAME, id) {
+                    continue;
+                }
                 pending.push(Box::pin(self.send(event, id.clone(), role, false).await));
             }
             Ok(pending)
@@ -85,6 +89,9 @@ impl<P: ProcessManager> Route for Arc<Host<P>> {
 
     fn fire_timer(&self, id: ProcessId, timer_id: Uuid) -> BoxFuture<'_, ()> {
         Box::pin(async move {
+            if !self.shared.store.owns(P::NAME, &id) {
+                return;
+            }
             let fired = self
                 .call(&id, |reply| Request::Timer { timer_id, reply })
                 .await;
@@ -106,6 +113,9 @@ impl<P: ProcessManager> Route for Arc<Host<P>> {
                     pm: P::NAME,
                     source,
                 })?;
+            let ids: Vec<_> = (ids.into_iter())
+                .filter(|id| self.shared.store.owns(P::NAME, id))
+                .collect();
             for id in &ids {
                 // Spawning the task is enough: it loads the instance and sends its outbox.
                 self.mailbox(id);

@@ -4,6 +4,7 @@
 //! into `#[tokio::test]`s for one backend, so a new backend is one more `conformance!` line.
 #![allow(clippy::unwrap_used)]
 
+mod pg;
 mod store_fixtures;
 
 use std::sync::Arc;
@@ -17,7 +18,7 @@ use store_fixtures::*;
 /// A store under test, with whatever must outlive it (a temporary directory).
 struct Backend {
     store: Arc<dyn Store>,
-    _keep: Option<tempfile::TempDir>,
+    _keep: Option<Box<dyn std::any::Any + Send>>,
 }
 
 fn memory() -> Backend {
@@ -32,7 +33,16 @@ fn sqlite() -> Backend {
     let store = SqliteStore::open(dir.path().join("store.db")).unwrap();
     Backend {
         store: Arc::new(store),
-        _keep: Some(dir),
+        _keep: Some(Box::new(dir)),
+    }
+}
+
+/// A store on a schema of its own, dropped after the test; fails without the server.
+async fn postgres() -> Backend {
+    let (store, schema) = pg::store().await;
+    Backend {
+        store: Arc::new(store),
+        _keep: Some(Box::new(schema)),
     }
 }
 
@@ -78,6 +88,7 @@ macro_rules! conformance {
 
 conformance!(memory, super::memory());
 conformance!(sqlite, super::sqlite());
+conformance!(postgres, super::postgres().await);
 
 async fn commit_then_load_round_trips(store: Arc<dyn Store>) {
     assert!(

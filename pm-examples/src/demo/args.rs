@@ -1,6 +1,7 @@
 //! Command-line arguments of `pm-demo`.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 /// What `pm-demo` was asked to do.
 #[derive(Debug, Clone, PartialEq)]
@@ -15,11 +16,22 @@ pub struct Args {
     pub normal_sync: bool,
     /// No progress bar.
     pub quiet: bool,
+    /// Run on this PostgreSQL database instead of the SQLite file (`--postgres URL`).
+    pub postgres: Option<String>,
+    /// The PostgreSQL schema (`--schema`, default `public`).
+    pub schema: String,
+    /// This node's id (`--node`, default random).
+    pub node: Option<String>,
+    /// The lease ttl (`--lease-ttl-ms`); the heartbeat is a quarter of it.
+    pub lease_ttl: Option<Duration>,
+    /// After the run, time raw batched inserts of as many rows (`--raw-baseline`).
+    pub raw_baseline: bool,
 }
 
 /// The usage text.
-pub const USAGE: &str =
-    "usage: pm-demo --db PATH [--sagas N] [--reject-rate R] [--synchronous full|normal] [--quiet]";
+pub const USAGE: &str = "usage: pm-demo (--db PATH | --postgres URL [--schema NAME] [--node ID] \
+     [--lease-ttl-ms MS] [--raw-baseline]) [--sagas N] [--reject-rate R] \
+     [--synchronous full|normal] [--quiet]";
 
 impl Args {
     /// Parses the arguments after the program name.
@@ -31,6 +43,11 @@ impl Args {
             reject_rate: 0.1,
             normal_sync: false,
             quiet: false,
+            postgres: None,
+            schema: "public".into(),
+            node: None,
+            lease_ttl: None,
+            raw_baseline: false,
         };
         let mut args = args.into_iter();
         while let Some(arg) = args.next() {
@@ -65,10 +82,30 @@ impl Args {
                     }
                 },
                 "--quiet" => parsed.quiet = true,
+                "--postgres" => parsed.postgres = Some(value("--postgres")?),
+                "--schema" => parsed.schema = value("--schema")?,
+                "--node" => parsed.node = Some(value("--node")?),
+                "--lease-ttl-ms" => {
+                    let v = value("--lease-ttl-ms")?;
+                    let ms = v
+                        .parse::<u64>()
+                        .ok()
+                        .filter(|ms| *ms >= 100)
+                        .ok_or_else(|| format!("`--lease-ttl-ms {v}`: expected at least 100"))?;
+                    parsed.lease_ttl = Some(Duration::from_millis(ms));
+                }
+                "--raw-baseline" => parsed.raw_baseline = true,
                 other => return Err(format!("unknown argument `{other}`")),
             }
         }
-        parsed.db = db.ok_or("`--db PATH` is required")?;
+        match (db, &parsed.postgres) {
+            (Some(_), Some(_)) => {
+                return Err("give `--db PATH` or `--postgres URL`, not both".into());
+            }
+            (Some(db), None) => parsed.db = db,
+            (None, Some(_)) => {}
+            (None, None) => return Err("`--db PATH` or `--postgres URL` is required".into()),
+        }
         Ok(parsed)
     }
 }
@@ -90,6 +127,16 @@ mod tests {
             (10, 0.5, true, true)
         );
         assert!(parse("--sagas 10").unwrap_err().contains("--db"));
+        let pg =
+            parse("--postgres postgres://u@h/db --schema s --node n1 --lease-ttl-ms 2000").unwrap();
+        assert_eq!(pg.postgres.as_deref(), Some("postgres://u@h/db"));
+        assert_eq!((pg.schema.as_str(), pg.node.as_deref()), ("s", Some("n1")));
+        assert_eq!(pg.lease_ttl, Some(Duration::from_millis(2000)));
+        assert!(
+            parse("--db x --postgres y")
+                .unwrap_err()
+                .contains("not both")
+        );
         assert!(
             parse("--db x --reject-rate 2")
                 .unwrap_err()

@@ -4,14 +4,21 @@
 use pm_runtime::{CommandDispatcher, CommandEnvelope, DispatchError};
 use uuid::Uuid;
 
+use super::pg::PgWorld;
 use super::saga::{
     ChargePayment, OrderShipped, PaymentCharged, ReserveStock, ShipOrder, StockReserved,
 };
 use super::world::{Effect, World};
 
+/// Where effects are recorded: the SQLite file or the PostgreSQL database.
+enum Sink {
+    Sqlite(World),
+    Postgres(PgWorld),
+}
+
 /// Dispatches the demo's commands into its [`World`].
 pub(super) struct CommandSide {
-    world: World,
+    world: Sink,
     reject_per_mille: u32,
 }
 
@@ -19,10 +26,22 @@ impl CommandSide {
     /// Refuses `ReserveStock` for `reject_rate` (0.0 to 1.0) of the orders.
     pub(super) fn new(world: World, reject_rate: f64) -> Self {
         Self {
-            world,
-            reject_per_mille: (reject_rate.clamp(0.0, 1.0) * 1000.0).round() as u32,
+            world: Sink::Sqlite(world),
+            reject_per_mille: per_mille(reject_rate),
         }
     }
+
+    /// The same, recording effects in PostgreSQL.
+    pub(super) fn postgres(world: PgWorld, reject_rate: f64) -> Self {
+        Self {
+            world: Sink::Postgres(world),
+            reject_per_mille: per_mille(reject_rate),
+        }
+    }
+}
+
+fn per_mille(rate: f64) -> u32 {
+    (rate.clamp(0.0, 1.0) * 1000.0).round() as u32
 }
 
 /// Whether stock is refused for `order_id`: a stable hash, so every run agrees.
@@ -59,10 +78,11 @@ impl CommandDispatcher for CommandSide {
                 (event_id.to_string(), event_type, payload.to_string())
             }),
         };
-        self.world
-            .apply(effect)
-            .await
-            .map_err(|e| DispatchError::Unavailable(e.to_string()))
+        let applied = match &self.world {
+            Sink::Sqlite(world) => world.apply(effect).await.map_err(|e| e.to_string()),
+            Sink::Postgres(world) => world.apply(effect).await.map_err(|e| e.to_string()),
+        };
+        applied.map_err(DispatchError::Unavailable)
     }
 }
 

@@ -3,10 +3,14 @@
 //!
 //! One file holds everything: the runtime's tables (`pm_*`) and the demo's world (`demo_*`):
 //! the event log the aggregates append to, the effects applied, and the feed's cursor.
+//!
+//! With `--postgres URL` the same sagas run on the PostgreSQL store instead, world included
+//! (see `pg`), so several `pm-demo` processes with distinct `--node` ids share the work.
 
 mod args;
 mod command_side;
 mod feed;
+mod pg;
 mod report;
 mod saga;
 mod world;
@@ -17,6 +21,7 @@ use pm_runtime::{Runtime, SqliteOptions, SqliteStore, StoreError, Synchronous};
 
 pub use args::{Args, USAGE};
 pub use command_side::stock_refused;
+pub use pg::{PgWorld, PgWorldError};
 pub use report::Tally;
 pub use saga::DemoOrder;
 pub use world::{World, WorldError, saga_id};
@@ -33,6 +38,9 @@ pub enum DemoError {
     /// The runtime failed.
     #[error(transparent)]
     Runtime(#[from] pm_runtime::Error),
+    /// The demo's tables in PostgreSQL failed.
+    #[error(transparent)]
+    Pg(#[from] PgWorldError),
 }
 
 /// What a run reports: the tally and the throughput of this run.
@@ -40,13 +48,19 @@ pub enum DemoError {
 pub struct Summary {
     /// Saga outcomes and the effect checks.
     pub tally: Tally,
-    /// Events handled per second during this run.
+    /// Events handled per second during this run (by this node).
     pub events_per_s: f64,
+    /// With `--raw-baseline`: rows written by raw batched inserts, and rows per second.
+    pub baseline: Option<(usize, f64)>,
 }
 
 impl std::fmt::Display for Summary {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} events_per_s={:.0}", self.tally, self.events_per_s)
+        write!(f, "{} events_per_s={:.0}", self.tally, self.events_per_s)?;
+        if let Some((rows, per_s)) = self.baseline {
+            write!(f, " raw_rows={rows} raw_rows_per_s={per_s:.0}")?;
+        }
+        Ok(())
     }
 }
 
@@ -55,6 +69,9 @@ const FEED_BATCH: i64 = 2_000;
 
 /// Runs the demo to the end: every saga finished, or nothing left that can move.
 pub async fn run(args: &Args) -> Result<Summary, DemoError> {
+    if let Some(url) = &args.postgres {
+        return pg::run(args, url).await;
+    }
     let options = SqliteOptions {
         synchronous: if args.normal_sync {
             Synchronous::Normal
@@ -131,6 +148,7 @@ pub async fn run(args: &Args) -> Result<Summary, DemoError> {
     Ok(Summary {
         tally,
         events_per_s,
+        baseline: None,
     })
 }
 

@@ -204,12 +204,19 @@ impl<P: ProcessManager> Instance<P> {
             stash: commit.stash.clone(),
             unstash: commit.unstash,
         };
-        self.host
-            .shared
-            .store
-            .commit(commit)
-            .await
-            .map_err(|source| store_error::<P>(&self.id, source))?;
+        if let Err(source) = self.host.shared.store.commit(commit).await {
+            // Another writer moved the instance on (another node, while this one lost its
+            // partition): this copy is stale, so the task retires and the next request
+            // reloads the instance (on whichever node owns it then).
+            if matches!(
+                source,
+                StoreError::Conflict { .. } | StoreError::Fenced { .. }
+            ) {
+                self.broken = true;
+                self.track();
+            }
+            return Err(store_error::<P>(&self.id, source));
+        }
         self.mirror(mirror);
         Ok(())
     }

@@ -7,6 +7,8 @@
 //! store does not know about.
 
 mod memory;
+#[cfg(feature = "postgres")]
+mod postgres;
 #[cfg(feature = "sqlite")]
 mod sqlite;
 
@@ -17,6 +19,8 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 pub use memory::InMemoryStore;
+#[cfg(feature = "postgres")]
+pub use postgres::{EventLog, EventReader, PostgresOptions, PostgresStore, partition_of};
 #[cfg(feature = "sqlite")]
 pub use sqlite::{SqliteOptions, SqliteStore, Synchronous};
 
@@ -297,6 +301,22 @@ pub trait Store: Send + Sync + 'static {
         Box::pin(std::future::ready(Ok(Vec::new())))
     }
 
+    /// Whether this node handles instance `process_id` of `pm` now. A store shared by
+    /// several runtime nodes (the PostgreSQL store) answers from the partition leases it
+    /// holds; the runtime delivers events and timeouts only to instances this returns true
+    /// for. The default owns everything.
+    fn owns(&self, pm: &str, process_id: &ProcessId) -> bool {
+        let _ = (pm, process_id);
+        true
+    }
+
+    /// A counter that moves whenever this node gains instances to handle (it claimed
+    /// partitions), so the runtime recovers their unfinished instances and timeouts.
+    /// `None` (the default): ownership never changes.
+    fn ownership(&self) -> Option<tokio::sync::watch::Receiver<u64>> {
+        None
+    }
+
     /// Resolves a parked instance from outside the runtime (the `pm` inspector's `retry` and
     /// `skip`), in one atomic read-modify-write that bumps the revision: the dead letter is
     /// cleared, the instance returns to the status it was parked from, and the cause is
@@ -442,5 +462,13 @@ impl<S: Store + ?Sized> Store for std::sync::Arc<S> {
         at_ms: u64,
     ) -> StoreFuture<'a, ()> {
         (**self).resolve_parked(pm, process_id, action, at_ms)
+    }
+
+    fn owns(&self, pm: &str, process_id: &ProcessId) -> bool {
+        (**self).owns(pm, process_id)
+    }
+
+    fn ownership(&self) -> Option<tokio::sync::watch::Receiver<u64>> {
+        (**self).ownership()
     }
 }
