@@ -136,7 +136,7 @@ async fn a_killed_node_s_partitions_are_taken_over_and_nothing_is_lost_or_double
         let now: i64 = db
             .query_one(
                 &format!(
-                    "SELECT epoch FROM \"{schema}\".pm_lease WHERE pm = 'demo_order' AND partition = $1"
+                    "SELECT epoch FROM \"{schema}\".pm_lease WHERE pm = 'order_fulfillment' AND partition = $1"
                 ),
                 &[partition],
             )

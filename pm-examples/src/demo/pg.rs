@@ -135,7 +135,7 @@ impl PgWorld {
         let client = self.pool.get().await?;
         Ok(client
             .query_one(
-                "SELECT count(*) FROM pm_instance WHERE pm = 'demo_order' \
+                "SELECT count(*) FROM pm_instance WHERE pm = 'order_fulfillment' \
                  AND status IN ('completed', 'compensated', 'parked')",
                 &[],
             )
