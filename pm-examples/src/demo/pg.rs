@@ -246,7 +246,14 @@ pub(super) async fn run(args: &Args, url: &str) -> Result<Summary, DemoError> {
     let events_per_s = rate(&runtime, started);
     reader.abort();
     runtime.settled().await;
-    let instances = runtime.instances::<DemoOrder>().await?;
+    // The last effect of a saga lands before its instance records the outcome, possibly on
+    // another node: give the statuses a moment to catch up before counting them.
+    let catch_up = Instant::now() + Duration::from_secs(60);
+    let mut instances = runtime.instances::<DemoOrder>().await?;
+    while Tally::count(args.sagas, &instances).in_flight > 0 && Instant::now() < catch_up {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        instances = runtime.instances::<DemoOrder>().await?;
+    }
     let mut tally = Tally::count(args.sagas, &instances);
     tally.check_effects(&instances, &world.effects().await?);
     runtime.shutdown().await?;
