@@ -20,7 +20,7 @@ use pm_bench::decode::{Decoder, ns_per_iter, sample_json};
 use pm_bench::direct::direct_loop;
 use pm_bench::drive::per_second;
 use pm_bench::durable::{GroupSizes, raw_rusqlite, runtime_sqlite};
-use pm_bench::ids::{command_ids_ns, uuid_v4_ns};
+use pm_bench::ids::{command_ids_from_scratch_ns, command_ids_ns, uuid_v4_ns};
 use pm_bench::latency;
 use pm_bench::memory::{Host, per_idle_instance};
 use pm_bench::report::{Line, micros, quantile};
@@ -491,9 +491,11 @@ fn ids(config: &Config) {
     let iters = config.pick(2_000_000, 10_000_000) as u64;
     command_ids_ns(iters / 10);
     let ns = command_ids_ns(iters);
+    let scratch = command_ids_from_scratch_ns(iters / 2);
     let v4 = uuid_v4_ns(iters / 10);
     let line = Line::new("command_id")
         .dec("ns", ns)
+        .dec("from_scratch_ns", scratch)
         .dec("uuid_v4_ns", v4)
         .field("iters", iters);
     println!("{}", met(line, ns <= goal::COMMAND_ID_NS, "<=100ns"));

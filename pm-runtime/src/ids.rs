@@ -4,6 +4,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use sha1::{Digest, Sha1};
 use uuid::Uuid;
 
 /// The id that correlates events to one instance of a process manager.
@@ -145,23 +146,52 @@ integer_process_ids!(
 /// Namespace of the UUIDv5 command ids. Changing it changes every command id ever issued,
 /// which would defeat receivers' deduplication across an upgrade: never change it.
 const COMMAND_ID_NAMESPACE: Uuid = Uuid::from_u128(0x6d1f_3c2a_8b44_4e0f_9a57_2c1e_70b3_d5a1);
-/// Namespace of idempotency keys; distinct from command ids so one never equals the other.
-const IDEMPOTENCY_NAMESPACE: Uuid = Uuid::from_u128(0x0b9e_44d7_51c3_4f62_8e1d_a4f2_3c90_6b18);
+/// XORed into a command id to make its idempotency key (see [`CommandIds`]); like the
+/// namespaces, never change it.
+const IDEMPOTENCY_MASK: u128 = 0x0b9e_44d7_51c3_4f62_8e1d_a4f2_3c90_6b18;
 
 /// Namespace of timer ids.
 const TIMER_NAMESPACE: Uuid = Uuid::from_u128(0x3f0c_9e61_27a4_4b8d_b6e2_91d5_0c47_e3a9);
 
-/// UUIDv5 of `namespace` and the name (PM name, process id, cause, index), equal to
-/// `Uuid::new_v5(namespace, name)` over the length-prefixed concatenation (so ("ab", "c") and
-/// ("a", "bc") stay apart), but hashed in place, without building the name.
-fn derived_v5(namespace: &Uuid, pm: &str, process_id: &ProcessId, cause: Uuid, index: u32) -> Uuid {
-    use sha1::{Digest, Sha1};
+/// SHA-1 works on 64-byte blocks.
+const BLOCK: usize = 64;
+
+/// The UUIDv5 ids of one instance (one PM, one process id), with the instance's part of the
+/// name hashed once.
+///
+/// The name of an id is `len(pm) ‖ pm ‖ len(process id) ‖ process id`, zero-padded so that
+/// with the 16-byte namespace before it it fills whole SHA-1 blocks, then `cause ‖ index`
+/// (lengths and the index are big-endian `u32`). The padding is what makes the cache pay:
+/// the hasher state after the instance's part holds no partial block, so each id costs one
+/// more block (cause, index and SHA-1's own padding fit in one) instead of the whole name.
+#[derive(Clone)]
+pub struct InstanceIds {
+    commands: Sha1,
+}
+
+impl std::fmt::Debug for InstanceIds {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("InstanceIds")
+    }
+}
+
+/// A hasher that has taken `namespace` and the instance's padded part of the name.
+fn instance_prefix(namespace: &Uuid, pm: &str, process_id: &ProcessId) -> Sha1 {
     let mut hasher = Sha1::new();
     hasher.update(namespace.as_bytes());
     hasher.update((pm.len() as u32).to_be_bytes());
     hasher.update(pm.as_bytes());
-    hasher.update((process_id.as_str().len() as u32).to_be_bytes());
-    hasher.update(process_id.as_str().as_bytes());
+    let process_id = process_id.as_str();
+    hasher.update((process_id.len() as u32).to_be_bytes());
+    hasher.update(process_id.as_bytes());
+    let taken = 16 + 4 + pm.len() + 4 + process_id.len();
+    let pad = (BLOCK - taken % BLOCK) % BLOCK;
+    hasher.update(&[0u8; BLOCK][..pad]);
+    hasher
+}
+
+/// Finishes an id from a prefix: `cause ‖ index`, then the UUIDv5 layout.
+fn finish(mut hasher: Sha1, cause: Uuid, index: u32) -> Uuid {
     hasher.update(cause.as_bytes());
     hasher.update(index.to_be_bytes());
     let digest = hasher.finalize();
@@ -170,16 +200,42 @@ fn derived_v5(namespace: &Uuid, pm: &str, process_id: &ProcessId, cause: Uuid, i
     uuid::Builder::from_sha1_bytes(bytes).into_uuid()
 }
 
-/// The deterministic id of timer number `index` scheduled while handling `cause`.
+impl InstanceIds {
+    /// Hashes the instance's part of the name of every command id it will derive.
+    pub fn new(pm: &str, process_id: &ProcessId) -> Self {
+        Self {
+            commands: instance_prefix(&COMMAND_ID_NAMESPACE, pm, process_id),
+        }
+    }
+
+    /// The ids of command number `index` caused by `cause`; equal to
+    /// [`CommandIds::derive`] with the same arguments.
+    pub fn command(&self, cause: Uuid, index: u32) -> CommandIds {
+        CommandIds::from_command_id(finish(self.commands.clone(), cause, index))
+    }
+}
+
+/// The deterministic id of timer number `index` scheduled while handling `cause`. Timers are
+/// rare next to commands, so their prefix is not cached.
 pub(crate) fn timer_id(pm: &str, process_id: &ProcessId, cause: Uuid, index: u32) -> Uuid {
-    derived_v5(&TIMER_NAMESPACE, pm, process_id, cause, index)
+    finish(
+        instance_prefix(&TIMER_NAMESPACE, pm, process_id),
+        cause,
+        index,
+    )
 }
 
 /// The deterministic ids of one outgoing command.
 ///
-/// Both are UUIDv5 over (PM name, process id, cause, index in the batch), where the cause is
-/// the id of the event (or, for a compensation, of the failed command) that produced the
-/// batch. Replaying the same cause therefore yields the same ids, so receivers can dedupe.
+/// `command_id` is a UUIDv5 over (PM name, process id, cause, index in the batch), where the
+/// cause is the id of the event (or, for a compensation, of the failed command) that produced
+/// the batch; see [`InstanceIds`] for the exact name. Replaying the same cause therefore
+/// yields the same ids, so receivers can dedupe.
+///
+/// `idempotency_key` is the command id XORed with a fixed 128-bit mask, its version nibble
+/// set to 8 and its variant to RFC 9562's (a UUIDv8, the version for custom layouts). It is
+/// exactly as stable and as unique as the command id, never equal to it, and costs no second
+/// SHA-1: hashing dominates the cost of a command's ids.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CommandIds {
     /// The command's id.
@@ -190,11 +246,18 @@ pub struct CommandIds {
 
 impl CommandIds {
     /// Derives the ids of command number `index` caused by `cause` in instance `process_id`
-    /// of the process manager `pm`.
+    /// of the process manager `pm`. The runtime caches the instance's part of the hash
+    /// ([`InstanceIds`]); this is the same computation from scratch.
     pub fn derive(pm: &str, process_id: &ProcessId, cause: Uuid, index: u32) -> Self {
+        InstanceIds::new(pm, process_id).command(cause, index)
+    }
+
+    fn from_command_id(command_id: Uuid) -> Self {
+        let masked = (command_id.as_u128() ^ IDEMPOTENCY_MASK).to_be_bytes();
+        let idempotency_key = uuid::Builder::from_custom_bytes(masked).into_uuid();
         Self {
-            command_id: derived_v5(&COMMAND_ID_NAMESPACE, pm, process_id, cause, index),
-            idempotency_key: derived_v5(&IDEMPOTENCY_NAMESPACE, pm, process_id, cause, index),
+            command_id,
+            idempotency_key,
         }
     }
 }
@@ -223,24 +286,65 @@ mod tests {
         );
     }
 
+    /// The name as the docs of [`InstanceIds`] spell it, built by hand.
+    fn padded_name(pm: &str, process_id: &str, cause: Uuid, index: u32) -> Vec<u8> {
+        let mut name = Vec::new();
+        name.extend_from_slice(&(pm.len() as u32).to_be_bytes());
+        name.extend_from_slice(pm.as_bytes());
+        name.extend_from_slice(&(process_id.len() as u32).to_be_bytes());
+        name.extend_from_slice(process_id.as_bytes());
+        while (16 + name.len()) % 64 != 0 {
+            name.push(0);
+        }
+        name.extend_from_slice(cause.as_bytes());
+        name.extend_from_slice(&index.to_be_bytes());
+        name
+    }
+
     #[test]
-    fn ids_are_standard_uuid_v5_of_the_length_prefixed_name() {
+    fn command_ids_are_standard_uuid_v5_of_the_padded_name() {
+        let cause = Uuid::from_u128(7);
+        // Short, exactly one block with the namespace (16 + 4 + 2 + 4 + 38 = 64), and long.
+        for process_id in ["o-1", &"x".repeat(38), &"y".repeat(150)] {
+            let ids = CommandIds::derive("pm", &ProcessId::from(process_id), cause, 4);
+            let name = padded_name("pm", process_id, cause, 4);
+            assert_eq!(ids.command_id, Uuid::new_v5(&COMMAND_ID_NAMESPACE, &name));
+            assert_eq!(ids.command_id.get_version_num(), 5);
+        }
+    }
+
+    #[test]
+    fn the_idempotency_key_is_the_masked_command_id_as_a_uuid_v8() {
+        let ids = CommandIds::derive("pm", &ProcessId::from("o-1"), Uuid::from_u128(7), 0);
+        assert_eq!(ids.idempotency_key.get_version_num(), 8);
+        assert_eq!(ids.idempotency_key.get_variant(), uuid::Variant::RFC4122);
+        let mut expected = (ids.command_id.as_u128() ^ IDEMPOTENCY_MASK).to_be_bytes();
+        expected[6] = (expected[6] & 0x0f) | 0x80;
+        expected[8] = (expected[8] & 0x3f) | 0x80;
+        assert_eq!(ids.idempotency_key.as_bytes(), &expected);
+    }
+
+    #[test]
+    fn cached_instance_ids_equal_ids_derived_from_scratch() {
+        let pid = ProcessId::from("order-000123");
+        let ids = InstanceIds::new("order_fulfillment", &pid);
+        for index in 0..3 {
+            let cause = Uuid::from_u128(u128::from(index) + 99);
+            assert_eq!(
+                ids.command(cause, index),
+                CommandIds::derive("order_fulfillment", &pid, cause, index)
+            );
+        }
+    }
+
+    #[test]
+    fn timer_ids_are_uuid_v5_in_their_own_namespace() {
         let pid = ProcessId::from("o-1");
         let cause = Uuid::from_u128(7);
-        let mut name = Vec::new();
-        name.extend_from_slice(&2u32.to_be_bytes());
-        name.extend_from_slice(b"pm");
-        name.extend_from_slice(&3u32.to_be_bytes());
-        name.extend_from_slice(b"o-1");
-        name.extend_from_slice(cause.as_bytes());
-        name.extend_from_slice(&4u32.to_be_bytes());
-        let ids = CommandIds::derive("pm", &pid, cause, 4);
-        assert_eq!(ids.command_id, Uuid::new_v5(&COMMAND_ID_NAMESPACE, &name));
-        assert_eq!(
-            ids.idempotency_key,
-            Uuid::new_v5(&IDEMPOTENCY_NAMESPACE, &name)
-        );
-        assert_eq!(ids.command_id.get_version_num(), 5);
+        let id = timer_id("pm", &pid, cause, 0);
+        let name = padded_name("pm", "o-1", cause, 0);
+        assert_eq!(id, Uuid::new_v5(&TIMER_NAMESPACE, &name));
+        assert_ne!(id, CommandIds::derive("pm", &pid, cause, 0).command_id);
     }
 
     #[test]

@@ -13,6 +13,7 @@ mod host;
 mod ids;
 mod instance;
 mod message;
+mod outgoing;
 mod payload;
 pub mod prelude;
 mod process_manager;
@@ -36,7 +37,7 @@ pub use envelope::{CommandEnvelope, EventEnvelope, EventMeta, Metadata};
 pub use error::{BoxError, DispatchError, Error, EventError, HandlerError, Refusal, StoreError};
 pub use failure::{CommandFailure, ErrorAction};
 pub use handle::InstanceHandle;
-pub use ids::{CommandIds, ProcessId, ToProcessId};
+pub use ids::{CommandIds, InstanceIds, ProcessId, ToProcessId};
 pub use message::{Command, Event};
 pub use payload::{Decoded, Payload, PayloadError};
 pub use process_manager::{

@@ -18,11 +18,12 @@ use std::sync::Arc;
 use uuid::Uuid;
 
 use crate::context::Context;
-use crate::envelope::{CommandEnvelope, EventEnvelope, Metadata};
+use crate::envelope::{CommandEnvelope, EventEnvelope};
 use crate::error::{Error, HandlerError, StoreError};
 use crate::host::Host;
-use crate::ids::{CommandIds, ProcessId, timer_id};
-use crate::process_manager::{CommandSet, ProcessManager, Role};
+use crate::ids::{InstanceIds, ProcessId};
+use crate::outgoing;
+use crate::process_manager::{ProcessManager, Role};
 use crate::status::InstanceStatus;
 use crate::store::{Change, Commit, DeadLetter, Settlement, Timer};
 
@@ -42,6 +43,8 @@ pub(crate) struct Instance<P: ProcessManager> {
     // Boxed: a dead letter is large and rare, and this struct lives in every idle task.
     dead_letter: Option<Box<DeadLetter>>,
     stash: VecDeque<EventEnvelope>,
+    /// The hashed (PM, process id) part of command ids, made at the first command.
+    ids: Option<Box<InstanceIds>>,
     /// Outbox commands currently counted as pending work for `settled()`.
     tracked: usize,
     /// The in-memory state may differ from the store (a failed restore): retire the task so
@@ -80,6 +83,7 @@ impl<P: ProcessManager> Instance<P> {
             timers: Vec::new(),
             dead_letter: None,
             stash: VecDeque::new(),
+            ids: None,
             tracked: 0,
             broken: false,
             host,
@@ -294,36 +298,24 @@ impl<P: ProcessManager> Instance<P> {
 
     /// Turns a handler's commands into envelopes with deterministic ids.
     fn envelopes(
-        &self,
+        &mut self,
         commands: Vec<P::Command>,
         cause: Uuid,
         causation_id: Uuid,
         correlation_id: &str,
     ) -> Vec<CommandEnvelope> {
-        commands
-            .into_iter()
-            .enumerate()
-            .map(|(index, command)| {
-                let parts = command.into_parts();
-                let ids = CommandIds::derive(P::NAME, &self.id, cause, index as u32);
-                CommandEnvelope {
-                    command_id: ids.command_id,
-                    command_type: parts.command_type.into(),
-                    aggregate_type: parts.aggregate_type.into(),
-                    aggregate_id: parts.aggregate_id,
-                    payload: parts.payload,
-                    metadata: Metadata::new(),
-                    causation_id: Some(causation_id),
-                    correlation_id: correlation_id.to_owned(),
-                    idempotency_key: ids.idempotency_key,
-                }
-            })
-            .collect()
+        if commands.is_empty() {
+            return Vec::new();
+        }
+        // Hashed once per instance: each command then costs one SHA-1 block.
+        let ids = self
+            .ids
+            .get_or_insert_with(|| Box::new(InstanceIds::new(P::NAME, &self.id)));
+        outgoing::command_envelopes(ids, commands, cause, causation_id, correlation_id)
     }
 
     /// Adds what a handler asked of its context (timeouts, cancellations) to a commit.
     fn add_context(&self, commit: &mut Commit, ctx: Context<P>, cause: Uuid, correlation_id: &str) {
-        let now = self.host.shared.clock.now_ms();
         for event_type in &ctx.cancelled {
             let cancelled = self
                 .timers
@@ -331,23 +323,10 @@ impl<P: ProcessManager> Instance<P> {
                 .filter(|t| t.event.event_type == *event_type);
             commit.unschedule.extend(cancelled.map(|t| t.timer_id));
         }
-        for (index, scheduled) in ctx.scheduled.into_iter().enumerate() {
-            let id = timer_id(P::NAME, &self.id, cause, index as u32);
-            commit.schedule.push(Timer {
-                timer_id: id,
-                due_at_ms: now.saturating_add(scheduled.after.as_millis() as u64),
-                event: EventEnvelope {
-                    event_id: id,
-                    event_type: scheduled.event_type.into(),
-                    stream_id: None,
-                    position: None,
-                    correlation_id: Some(correlation_id.to_owned()),
-                    causation_id: Some(cause),
-                    metadata: Metadata::new(),
-                    payload: scheduled.payload,
-                },
-            });
-        }
+        let now = self.host.shared.clock.now_ms();
+        let scheduled = ctx.scheduled;
+        let timers = outgoing::timers(P::NAME, &self.id, scheduled, cause, correlation_id, now);
+        commit.schedule.extend(timers);
     }
 
     fn on_started(&self) {

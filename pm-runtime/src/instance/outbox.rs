@@ -10,6 +10,8 @@ use crate::dispatch::RetryPolicy;
 use crate::envelope::CommandEnvelope;
 use crate::error::{DispatchError, Error, HandlerError};
 use crate::failure::{CommandFailure, ErrorAction};
+use crate::ids::InstanceIds;
+use crate::outgoing;
 use crate::process_manager::{Compensation, ProcessManager};
 use crate::stats::Counters;
 use crate::status::InstanceStatus;
@@ -257,12 +259,16 @@ impl<P: ProcessManager> Instance<P> {
             })?;
         Ok(match answer {
             Compensation::Skip => Compensation::Skip,
-            Compensation::Commands(commands) => Compensation::Commands(self.envelopes(
-                commands,
-                command.command_id,
-                command.command_id,
-                &command.correlation_id,
-            )),
+            // A query on a shared borrow, and rare: the ids are hashed from scratch.
+            Compensation::Commands(commands) => {
+                Compensation::Commands(outgoing::command_envelopes(
+                    &InstanceIds::new(P::NAME, &self.id),
+                    commands,
+                    command.command_id,
+                    command.command_id,
+                    &command.correlation_id,
+                ))
+            }
         })
     }
 

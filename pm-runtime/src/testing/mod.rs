@@ -84,7 +84,7 @@ use crate::status::InstanceStatus;
 use crate::store::Timer;
 
 use self::report::{actual_parts, compare, expected_parts};
-use self::steps::millis;
+use crate::outgoing::millis;
 
 /// One event as the fixture takes it: a typed event (given a fresh id) or a whole envelope.
 pub trait IntoEvent {

@@ -2,20 +2,19 @@
 //! error decision and compensation, the outbox and the virtual clock.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::time::Duration;
 
 use uuid::Uuid;
 
 use super::{Fixture, Outcome, Step, WhichCommand};
 use crate::context::Context;
 use crate::dispatch::RetryPolicy;
-use crate::envelope::{CommandEnvelope, EventEnvelope, Metadata};
+use crate::envelope::{CommandEnvelope, EventEnvelope};
 use crate::error::{DispatchError, HandlerError};
 use crate::failure::{CommandFailure, ErrorAction};
-use crate::ids::{CommandIds, ProcessId, timer_id};
-use crate::process_manager::{CommandSet, Compensation, MissingPolicy, ProcessManager, Role};
+use crate::ids::{InstanceIds, ProcessId};
+use crate::outgoing;
+use crate::process_manager::{Compensation, MissingPolicy, ProcessManager, Role};
 use crate::status::InstanceStatus;
-use crate::store::Timer;
 
 impl<P: ProcessManager> Fixture<P> {
     /// Delivers an event as the router would: checks its correlation, then handles it.
@@ -317,25 +316,8 @@ impl<P: ProcessManager> Fixture<P> {
         causation_id: Uuid,
         correlation_id: &str,
     ) -> Vec<CommandEnvelope> {
-        commands
-            .into_iter()
-            .enumerate()
-            .map(|(index, command)| {
-                let parts = command.into_parts();
-                let ids = CommandIds::derive(P::NAME, &self.id, cause, index as u32);
-                CommandEnvelope {
-                    command_id: ids.command_id,
-                    command_type: parts.command_type.into(),
-                    aggregate_type: parts.aggregate_type.into(),
-                    aggregate_id: parts.aggregate_id,
-                    payload: parts.payload,
-                    metadata: Metadata::new(),
-                    causation_id: Some(causation_id),
-                    correlation_id: correlation_id.to_owned(),
-                    idempotency_key: ids.idempotency_key,
-                }
-            })
-            .collect()
+        let ids = InstanceIds::new(P::NAME, &self.id);
+        outgoing::command_envelopes(&ids, commands, cause, causation_id, correlation_id)
     }
 
     /// Applies the timeouts a handler scheduled or cancelled.
@@ -343,23 +325,9 @@ impl<P: ProcessManager> Fixture<P> {
         for event_type in &ctx.cancelled {
             self.timers.retain(|t| t.event.event_type != *event_type);
         }
-        for (index, scheduled) in ctx.scheduled.into_iter().enumerate() {
-            let id = timer_id(P::NAME, &self.id, cause, index as u32);
-            self.timers.push(Timer {
-                timer_id: id,
-                due_at_ms: self.now_ms.saturating_add(millis(scheduled.after)),
-                event: EventEnvelope {
-                    event_id: id,
-                    event_type: scheduled.event_type.into(),
-                    stream_id: None,
-                    position: None,
-                    correlation_id: Some(correlation_id.to_owned()),
-                    causation_id: Some(cause),
-                    metadata: Metadata::new(),
-                    payload: scheduled.payload,
-                },
-            });
-        }
+        let (id, now) = (&self.id, self.now_ms);
+        let timers = outgoing::timers(P::NAME, id, ctx.scheduled, cause, correlation_id, now);
+        self.timers.extend(timers);
     }
 
     #[track_caller]
@@ -381,10 +349,6 @@ impl<P: ProcessManager> Fixture<P> {
             ),
         }
     }
-}
-
-pub(super) fn millis(d: Duration) -> u64 {
-    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
 /// The runtime's default decision, see `instance/outbox.rs`.
