@@ -3,8 +3,8 @@
 //! Both sides start from the same JSON bytes (an event as it arrives from a store or a
 //! transport) and end with the handler having run on the state:
 //!
-//! - `dispatch`: the bytes become an `EventEnvelope` (`EventEnvelope::from_json`, a JSON
-//!   `Value`), then `ProcessManager::handle`, the code `#[process_manager]` generates,
+//! - `dispatch`: the bytes become an `EventEnvelope` (`EventEnvelope::from_json_bytes`, which
+//!   copies them and parses nothing), then `ProcessManager::handle`, the code `#[process_manager]` generates,
 //!   matches the event type, decodes the payload into `Ticked` and calls the handler;
 //! - `payload`: the same envelope decoded with `EventEnvelope::decode::<Ticked>` and the
 //!   handler called by hand, which isolates the envelope's JSON step from the dispatch;
@@ -70,8 +70,7 @@ impl Default for Decoder {
 impl Decoder {
     /// JSON bytes → envelope → generated dispatch → handler.
     pub fn dispatch_json(&mut self, bytes: &[u8]) {
-        let value = serde_json::from_slice(bytes).expect("valid JSON");
-        let envelope = EventEnvelope::from_json(self.event_id, Ticked::NAME, value);
+        let envelope = EventEnvelope::from_json_bytes(self.event_id, Ticked::NAME, bytes);
         let mut ctx = context::<Counter>(self.process_id.clone());
         let commands = self
             .state
@@ -82,8 +81,7 @@ impl Decoder {
 
     /// JSON bytes → envelope → `EventEnvelope::decode` → handler.
     pub fn payload_json(&mut self, bytes: &[u8]) {
-        let value = serde_json::from_slice(bytes).expect("valid JSON");
-        let envelope = EventEnvelope::from_json(self.event_id, Ticked::NAME, value);
+        let envelope = EventEnvelope::from_json_bytes(self.event_id, Ticked::NAME, bytes);
         let event = envelope.decode::<Ticked>().expect("the event decodes");
         self.state.ticked(&event);
     }

@@ -154,7 +154,7 @@ fn decoder(model: &Model<'_>) -> TokenStream {
         let (variant, name) = (event_variant(h), name_const(model, h));
         let event_const = event_const(model, h);
         quote! {
-            #name => (#event_const.decode)(event)
+            #name => (#event_const.decode)(event, keep)
                 .map(|e| ::core::option::Option::Some(__PmEvent::#variant(e))),
         }
     });
@@ -166,9 +166,11 @@ fn decoder(model: &Model<'_>) -> TokenStream {
             #(#variants)*
         }
 
-        /// `None` for an event type this process manager does not handle.
+        /// `None` for an event type this process manager does not handle. `keep` keeps a
+        /// JSON decode in the envelope for the next reader.
         fn __pm_decode(
             event: &#krate::__private::EventEnvelope,
+            keep: bool,
         ) -> ::core::result::Result<::core::option::Option<__PmEvent<'_>>, #krate::__private::EventError> {
             match &*event.event_type {
                 #(#arms)*
@@ -325,7 +327,7 @@ fn correlate_fn(model: &Model<'_>) -> TokenStream {
         fn correlate(
             envelope: &#krate::__private::EventEnvelope,
         ) -> ::core::result::Result<#krate::__private::Correlation, #krate::__private::EventError> {
-            let ::core::option::Option::Some(decoded) = __pm_decode(envelope)? else {
+            let ::core::option::Option::Some(decoded) = __pm_decode(envelope, true)? else {
                 return ::core::result::Result::Ok(#krate::__private::Correlation::none());
             };
             ::core::result::Result::Ok(match decoded {
@@ -394,7 +396,7 @@ fn handle_fn(model: &Model<'_>) -> TokenStream {
             envelope: &#krate::__private::EventEnvelope,
             #ctx: &mut #krate::__private::Context<Self>,
         ) -> ::core::result::Result<::std::vec::Vec<#command_enum>, #krate::__private::HandlerError> {
-            let ::core::option::Option::Some(decoded) = __pm_decode(envelope)? else {
+            let ::core::option::Option::Some(decoded) = __pm_decode(envelope, false)? else {
                 let error = #krate::__private::unhandled(#name, envelope);
                 return ::core::result::Result::Err(::core::convert::From::from(error));
             };

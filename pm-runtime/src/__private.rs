@@ -39,8 +39,8 @@ impl<P: ?Sized> Handles<Unschedulable> for P {}
 pub struct EventType<E> {
     /// `Event::NAME`.
     pub name: &'static str,
-    /// Reads the event from an envelope.
-    pub decode: for<'a> fn(&'a EventEnvelope) -> Result<Decoded<'a, E>, EventError>,
+    /// Reads the event from an envelope; `true` keeps a fresh JSON decode for later readers.
+    pub decode: for<'a> fn(&'a EventEnvelope, bool) -> Result<Decoded<'a, E>, EventError>,
 }
 
 /// The [`EventType`] of `E`.
@@ -61,9 +61,17 @@ pub fn targets<I: IntoIterator<Item = ProcessId>>(ids: I) -> Targets {
     ids.into_iter().collect()
 }
 
-/// Decodes the event a handler takes.
-pub fn decode_event<E: Event>(event: &EventEnvelope) -> Result<Decoded<'_, E>, EventError> {
-    event.decode::<E>()
+/// Decodes the event a handler takes. Correlation keeps a JSON decode (`keep`), so the
+/// handler that runs next borrows it; the handler itself is the last reader and keeps nothing.
+pub fn decode_event<E: Event>(
+    event: &EventEnvelope,
+    keep: bool,
+) -> Result<Decoded<'_, E>, EventError> {
+    if keep {
+        event.decode::<E>()
+    } else {
+        event.decode_once::<E>()
+    }
 }
 
 /// Decodes the command a compensation handler takes.

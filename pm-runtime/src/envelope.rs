@@ -45,16 +45,7 @@ impl EventEnvelope {
 
     /// An envelope around a typed event with the given id.
     pub fn with_id<E: Event>(event_id: Uuid, event: E) -> Self {
-        Self {
-            event_id,
-            event_type: Cow::Borrowed(E::NAME),
-            stream_id: None,
-            position: None,
-            correlation_id: None,
-            causation_id: None,
-            metadata: Metadata::new(),
-            payload: Payload::typed(event),
-        }
+        Self::with_payload(event_id, Cow::Borrowed(E::NAME), Payload::typed(event))
     }
 
     /// An envelope around a JSON payload, as it arrives from a store or a transport.
@@ -63,27 +54,55 @@ impl EventEnvelope {
         event_type: impl Into<Cow<'static, str>>,
         payload: serde_json::Value,
     ) -> Self {
+        Self::with_payload(event_id, event_type.into(), Payload::json(payload))
+    }
+
+    /// An envelope around JSON bytes, as they arrive from a store or a transport: the bytes
+    /// are kept as they are and decoded straight into the handler's event type on first use
+    /// (see [`Payload::from_json_bytes`]), the cheapest way to feed stored events in.
+    pub fn from_json_bytes(
+        event_id: Uuid,
+        event_type: impl Into<Cow<'static, str>>,
+        payload: impl Into<std::sync::Arc<[u8]>>,
+    ) -> Self {
+        Self::with_payload(
+            event_id,
+            event_type.into(),
+            Payload::from_json_bytes(payload),
+        )
+    }
+
+    fn with_payload(event_id: Uuid, event_type: Cow<'static, str>, payload: Payload) -> Self {
         Self {
             event_id,
-            event_type: event_type.into(),
+            event_type,
             stream_id: None,
             position: None,
             correlation_id: None,
             causation_id: None,
             metadata: Metadata::new(),
-            payload: Payload::json(payload),
+            payload,
         }
     }
 
-    /// The event as `E`; fails when the payload does not decode as one.
+    /// The event as `E`; fails when the payload does not decode as one. A JSON payload's
+    /// first decode is kept for later readers (see [`Payload::decode`]).
     pub fn decode<E: Event>(&self) -> Result<Decoded<'_, E>, EventError> {
-        self.payload
-            .decode::<E>()
-            .map_err(|source| EventError::Payload {
-                event_type: self.event_type.to_string(),
-                event_id: self.event_id,
-                source,
-            })
+        self.payload_error(self.payload.decode::<E>())
+    }
+
+    /// As [`EventEnvelope::decode`], without keeping a fresh decode (see
+    /// [`Payload::decode_once`]).
+    pub fn decode_once<E: Event>(&self) -> Result<Decoded<'_, E>, EventError> {
+        self.payload_error(self.payload.decode_once::<E>())
+    }
+
+    fn payload_error<T>(&self, decoded: Result<T, PayloadError>) -> Result<T, EventError> {
+        decoded.map_err(|source| EventError::Payload {
+            event_type: self.event_type.to_string(),
+            event_id: self.event_id,
+            source,
+        })
     }
 
     /// A view of everything but the payload.

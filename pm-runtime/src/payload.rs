@@ -55,17 +55,51 @@ impl<T: Serialize + Send + Sync + 'static> ErasedValue for T {
 #[derive(Clone)]
 enum Repr {
     Typed(Arc<dyn ErasedValue>),
-    Json {
-        value: Arc<Value>,
-        // The first decode is kept so routing and handling do not parse the JSON twice.
-        decoded: Arc<OnceLock<Arc<dyn ErasedValue>>>,
-    },
+    Json(Json),
+}
+
+/// A JSON payload and its first decode. The decode sits beside the shared source rather
+/// than behind it, so wrapping bytes costs one allocation; clones keep the decode made so far.
+#[derive(Clone)]
+struct Json {
+    source: Source,
+    // The first decode is kept so routing and handling do not parse the JSON twice.
+    decoded: OnceLock<Arc<dyn ErasedValue>>,
+}
+
+#[derive(Clone)]
+enum Source {
+    Value(Arc<Value>),
+    /// Bytes as they came from a store or a transport: decoded straight into the handler's
+    /// type, never through a `Value`.
+    Bytes(Arc<[u8]>),
+}
+
+impl Json {
+    fn new(source: Source) -> Self {
+        Self {
+            source,
+            decoded: OnceLock::new(),
+        }
+    }
+
+    fn parse<T: DeserializeOwned>(&self) -> Result<T, PayloadError> {
+        let parsed = match &self.source {
+            Source::Value(value) => T::deserialize(&**value),
+            Source::Bytes(bytes) => serde_json::from_slice(bytes),
+        };
+        parsed.map_err(|source| PayloadError::Json {
+            type_name: std::any::type_name::<T>(),
+            source,
+        })
+    }
 }
 
 /// The body of an event or a command.
 ///
 /// Published values stay typed: handlers borrow them without any serialisation. Payloads that
-/// arrive as JSON (from a store, a transport, [`Payload::json`]) are decoded on first use.
+/// arrive as JSON (from a store, a transport, [`Payload::json`], [`Payload::from_json_bytes`])
+/// are decoded on first use, and that decode is kept for later uses.
 #[derive(Clone)]
 pub struct Payload(Repr);
 
@@ -77,15 +111,21 @@ impl Payload {
 
     /// Wraps a JSON value, decoded lazily.
     pub fn json(value: Value) -> Self {
-        Self(Repr::Json {
-            value: Arc::new(value),
-            decoded: Arc::default(),
-        })
+        Self(Repr::Json(Json::new(Source::Value(Arc::new(value)))))
     }
 
-    /// Parses JSON bytes.
+    /// Wraps JSON bytes without parsing them: the first use decodes them straight into the
+    /// requested type, the fastest way in for events read from a store or a transport.
+    /// Bytes that are not JSON fail there, with a [`PayloadError`] naming the type.
+    pub fn from_json_bytes(bytes: impl Into<Arc<[u8]>>) -> Self {
+        Self(Repr::Json(Json::new(Source::Bytes(bytes.into()))))
+    }
+
+    /// Checks that `bytes` are one JSON value, then keeps them as
+    /// [`Payload::from_json_bytes`] does.
     pub fn from_json_slice(bytes: &[u8]) -> Result<Self, serde_json::Error> {
-        serde_json::from_slice(bytes).map(Self::json)
+        serde_json::from_slice::<serde::de::IgnoredAny>(bytes)?;
+        Ok(Self::from_json_bytes(bytes))
     }
 
     /// Whether this payload holds a typed value (no serialisation has happened).
@@ -93,8 +133,26 @@ impl Payload {
         matches!(self.0, Repr::Typed(_))
     }
 
-    /// The payload as `T`: borrowed when it already is one, decoded from JSON otherwise.
+    /// The payload as `T`: borrowed when it already is one, decoded from JSON otherwise. The
+    /// first decode of a JSON payload is kept, so later decodes (routing, then handling)
+    /// borrow it.
     pub fn decode<T>(&self) -> Result<Decoded<'_, T>, PayloadError>
+    where
+        T: Serialize + DeserializeOwned + Send + Sync + 'static,
+    {
+        self.read(true)
+    }
+
+    /// As [`Payload::decode`], but a JSON payload not decoded before is decoded into an owned
+    /// value and not kept: for the last reader, which would pay for keeping it and never use it.
+    pub fn decode_once<T>(&self) -> Result<Decoded<'_, T>, PayloadError>
+    where
+        T: Serialize + DeserializeOwned + Send + Sync + 'static,
+    {
+        self.read(false)
+    }
+
+    fn read<T>(&self, keep: bool) -> Result<Decoded<'_, T>, PayloadError>
     where
         T: Serialize + DeserializeOwned + Send + Sync + 'static,
     {
@@ -107,39 +165,36 @@ impl Payload {
                     expected: std::any::type_name::<T>(),
                     found: value.type_name(),
                 }),
-            Repr::Json { value, decoded } => {
-                if let Some(cached) = decoded.get()
-                    && let Some(typed) = cached.as_any().downcast_ref::<T>()
-                {
-                    return Ok(Decoded::Borrowed(typed));
+            Repr::Json(json) => {
+                if let Some(cached) = json.decoded.get() {
+                    return match cached.as_any().downcast_ref::<T>() {
+                        Some(typed) => Ok(Decoded::Borrowed(typed)),
+                        // Cached as another type (two PM types read the event differently).
+                        None => json.parse().map(Decoded::Owned),
+                    };
                 }
-                let typed = T::deserialize(&**value).map_err(|source| PayloadError::Json {
-                    type_name: std::any::type_name::<T>(),
-                    source,
-                })?;
-                if decoded.get().is_none() {
-                    let stored = decoded.get_or_init(|| Arc::new(typed));
-                    if let Some(typed) = stored.as_any().downcast_ref::<T>() {
-                        return Ok(Decoded::Borrowed(typed));
-                    }
+                let typed = json.parse::<T>()?;
+                if !keep {
+                    return Ok(Decoded::Owned(typed));
+                }
+                let stored = json.decoded.get_or_init(|| Arc::new(typed));
+                match stored.as_any().downcast_ref::<T>() {
+                    Some(typed) => Ok(Decoded::Borrowed(typed)),
                     // Another thread cached a different type first: decode again, owned.
-                    return T::deserialize(&**value)
-                        .map(Decoded::Owned)
-                        .map_err(|source| PayloadError::Json {
-                            type_name: std::any::type_name::<T>(),
-                            source,
-                        });
+                    None => json.parse().map(Decoded::Owned),
                 }
-                Ok(Decoded::Owned(typed))
             }
         }
     }
 
-    /// The payload as JSON, serialising a typed value.
+    /// The payload as JSON, serialising a typed value or parsing bytes.
     pub fn to_json(&self) -> Result<Cow<'_, Value>, serde_json::Error> {
         match &self.0 {
             Repr::Typed(value) => value.to_json().map(Cow::Owned),
-            Repr::Json { value, .. } => Ok(Cow::Borrowed(value)),
+            Repr::Json(json) => match &json.source {
+                Source::Value(value) => Ok(Cow::Borrowed(value)),
+                Source::Bytes(bytes) => serde_json::from_slice(bytes).map(Cow::Owned),
+            },
         }
     }
 }
@@ -164,7 +219,12 @@ impl fmt::Debug for Payload {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.0 {
             Repr::Typed(value) => write!(f, "Payload::Typed({})", value.type_name()),
-            Repr::Json { value, .. } => write!(f, "Payload::Json({value})"),
+            Repr::Json(json) => match &json.source {
+                Source::Value(value) => write!(f, "Payload::Json({value})"),
+                Source::Bytes(bytes) => {
+                    write!(f, "Payload::Json({})", String::from_utf8_lossy(bytes))
+                }
+            },
         }
     }
 }
@@ -231,5 +291,41 @@ mod tests {
         let err = p.decode::<B>().unwrap_err().to_string();
         assert!(err.contains("B"), "{err}");
         assert!(err.contains("missing field `y`"), "{err}");
+    }
+
+    #[test]
+    fn json_bytes_decode_straight_into_the_type() {
+        let p = Payload::from_json_slice(br#"{"x": 7}"#).unwrap();
+        assert_eq!(*p.decode::<A>().unwrap(), A { x: 7 });
+        assert!(matches!(p.decode::<A>(), Ok(Decoded::Borrowed(_))));
+        assert_eq!(
+            p.to_json().unwrap().into_owned(),
+            serde_json::json!({"x": 7})
+        );
+        // A second type reads the same bytes, owned, without disturbing the cache.
+        let q = Payload::from_json_bytes(br#"{"x": 1, "y": "z"}"#.to_vec());
+        assert_eq!(*q.decode::<A>().unwrap(), A { x: 1 });
+        assert_eq!(q.decode::<B>().unwrap().y, "z");
+    }
+
+    #[test]
+    fn decode_once_keeps_nothing_but_uses_what_was_kept() {
+        let p = Payload::from_json_bytes(br#"{"x": 3}"#.to_vec());
+        assert!(matches!(
+            p.decode_once::<A>(),
+            Ok(Decoded::Owned(A { x: 3 }))
+        ));
+        assert!(matches!(p.decode_once::<A>(), Ok(Decoded::Owned(_))));
+        assert!(matches!(p.decode::<A>(), Ok(Decoded::Borrowed(_))));
+        assert!(matches!(p.decode_once::<A>(), Ok(Decoded::Borrowed(_))));
+    }
+
+    #[test]
+    fn malformed_json_bytes_are_refused_up_front_or_named_at_decode() {
+        assert!(Payload::from_json_slice(b"{\"x\": ").is_err());
+        let p = Payload::from_json_bytes(b"not json".to_vec());
+        let err = p.decode::<A>().unwrap_err().to_string();
+        assert!(err.contains("`") && err.contains("A"), "{err}");
+        assert!(p.to_json().is_err());
     }
 }

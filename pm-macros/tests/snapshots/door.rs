@@ -59,20 +59,22 @@ const _: () = {
         __pm_opened(crate::rt::__private::Decoded<'a, Opened>),
         __pm_closed(crate::rt::__private::Decoded<'a, Closed>),
     }
-    /// `None` for an event type this process manager does not handle.
+    /// `None` for an event type this process manager does not handle. `keep` keeps a
+    /// JSON decode in the envelope for the next reader.
     fn __pm_decode(
         event: &crate::rt::__private::EventEnvelope,
+        keep: bool,
     ) -> ::core::result::Result<
         ::core::option::Option<__PmEvent<'_>>,
         crate::rt::__private::EventError,
     > {
         match &*event.event_type {
             __PM_NAME_0_OPENED => {
-                (__PM_EVENT_0_OPENED.decode)(event)
+                (__PM_EVENT_0_OPENED.decode)(event, keep)
                     .map(|e| ::core::option::Option::Some(__PmEvent::__pm_opened(e)))
             }
             __PM_NAME_1_CLOSED => {
-                (__PM_EVENT_1_CLOSED.decode)(event)
+                (__PM_EVENT_1_CLOSED.decode)(event, keep)
                     .map(|e| ::core::option::Option::Some(__PmEvent::__pm_closed(e)))
             }
             _ => ::core::result::Result::Ok(::core::option::Option::None),
@@ -104,7 +106,8 @@ const _: () = {
             crate::rt::__private::Correlation,
             crate::rt::__private::EventError,
         > {
-            let ::core::option::Option::Some(decoded) = __pm_decode(envelope)? else {
+            let ::core::option::Option::Some(decoded) = __pm_decode(envelope, true)?
+            else {
                 return ::core::result::Result::Ok(
                     crate::rt::__private::Correlation::none(),
                 );
@@ -140,7 +143,8 @@ const _: () = {
             ::std::vec::Vec<DoorCommand>,
             crate::rt::__private::HandlerError,
         > {
-            let ::core::option::Option::Some(decoded) = __pm_decode(envelope)? else {
+            let ::core::option::Option::Some(decoded) = __pm_decode(envelope, false)?
+            else {
                 let error = crate::rt::__private::unhandled("door", envelope);
                 return ::core::result::Result::Err(::core::convert::From::from(error));
             };

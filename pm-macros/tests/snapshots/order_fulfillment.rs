@@ -109,38 +109,40 @@ const _: () = {
         __pm_cheque(::pm_runtime::__private::Decoded<'a, ChequeArrived>),
         __pm_shipped(::pm_runtime::__private::Decoded<'a, OrderShipped>),
     }
-    /// `None` for an event type this process manager does not handle.
+    /// `None` for an event type this process manager does not handle. `keep` keeps a
+    /// JSON decode in the envelope for the next reader.
     fn __pm_decode(
         event: &::pm_runtime::__private::EventEnvelope,
+        keep: bool,
     ) -> ::core::result::Result<
         ::core::option::Option<__PmEvent<'_>>,
         ::pm_runtime::__private::EventError,
     > {
         match &*event.event_type {
             __PM_NAME_0_PLACED => {
-                (__PM_EVENT_0_PLACED.decode)(event)
+                (__PM_EVENT_0_PLACED.decode)(event, keep)
                     .map(|e| ::core::option::Option::Some(__PmEvent::__pm_placed(e)))
             }
             __PM_NAME_1_CHARGED => {
-                (__PM_EVENT_1_CHARGED.decode)(event)
+                (__PM_EVENT_1_CHARGED.decode)(event, keep)
                     .map(|e| ::core::option::Option::Some(__PmEvent::__pm_charged(e)))
             }
             __PM_NAME_2_SKU_WITHDRAWN => {
-                (__PM_EVENT_2_SKU_WITHDRAWN.decode)(event)
+                (__PM_EVENT_2_SKU_WITHDRAWN.decode)(event, keep)
                     .map(|e| ::core::option::Option::Some(
                         __PmEvent::__pm_sku_withdrawn(e),
                     ))
             }
             __PM_NAME_3_RESERVED => {
-                (__PM_EVENT_3_RESERVED.decode)(event)
+                (__PM_EVENT_3_RESERVED.decode)(event, keep)
                     .map(|e| ::core::option::Option::Some(__PmEvent::__pm_reserved(e)))
             }
             __PM_NAME_4_CHEQUE => {
-                (__PM_EVENT_4_CHEQUE.decode)(event)
+                (__PM_EVENT_4_CHEQUE.decode)(event, keep)
                     .map(|e| ::core::option::Option::Some(__PmEvent::__pm_cheque(e)))
             }
             __PM_NAME_5_SHIPPED => {
-                (__PM_EVENT_5_SHIPPED.decode)(event)
+                (__PM_EVENT_5_SHIPPED.decode)(event, keep)
                     .map(|e| ::core::option::Option::Some(__PmEvent::__pm_shipped(e)))
             }
             _ => ::core::result::Result::Ok(::core::option::Option::None),
@@ -187,7 +189,8 @@ const _: () = {
             ::pm_runtime::__private::Correlation,
             ::pm_runtime::__private::EventError,
         > {
-            let ::core::option::Option::Some(decoded) = __pm_decode(envelope)? else {
+            let ::core::option::Option::Some(decoded) = __pm_decode(envelope, true)?
+            else {
                 return ::core::result::Result::Ok(
                     ::pm_runtime::__private::Correlation::none(),
                 );
@@ -259,7 +262,8 @@ const _: () = {
             ::std::vec::Vec<OrderFulfillmentCommand>,
             ::pm_runtime::__private::HandlerError,
         > {
-            let ::core::option::Option::Some(decoded) = __pm_decode(envelope)? else {
+            let ::core::option::Option::Some(decoded) = __pm_decode(envelope, false)?
+            else {
                 let error = ::pm_runtime::__private::unhandled(
                     "order_fulfillment",
                     envelope,

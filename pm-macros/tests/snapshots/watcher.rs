@@ -28,16 +28,18 @@ const _: () = {
     enum __PmEvent<'a> {
         __pm_seen(::pm_runtime::__private::Decoded<'a, Seen>),
     }
-    /// `None` for an event type this process manager does not handle.
+    /// `None` for an event type this process manager does not handle. `keep` keeps a
+    /// JSON decode in the envelope for the next reader.
     fn __pm_decode(
         event: &::pm_runtime::__private::EventEnvelope,
+        keep: bool,
     ) -> ::core::result::Result<
         ::core::option::Option<__PmEvent<'_>>,
         ::pm_runtime::__private::EventError,
     > {
         match &*event.event_type {
             __PM_NAME_0_SEEN => {
-                (__PM_EVENT_0_SEEN.decode)(event)
+                (__PM_EVENT_0_SEEN.decode)(event, keep)
                     .map(|e| ::core::option::Option::Some(__PmEvent::__pm_seen(e)))
             }
             _ => ::core::result::Result::Ok(::core::option::Option::None),
@@ -64,7 +66,8 @@ const _: () = {
             ::pm_runtime::__private::Correlation,
             ::pm_runtime::__private::EventError,
         > {
-            let ::core::option::Option::Some(decoded) = __pm_decode(envelope)? else {
+            let ::core::option::Option::Some(decoded) = __pm_decode(envelope, true)?
+            else {
                 return ::core::result::Result::Ok(
                     ::pm_runtime::__private::Correlation::none(),
                 );
@@ -91,7 +94,8 @@ const _: () = {
             ::std::vec::Vec<WatcherCommand>,
             ::pm_runtime::__private::HandlerError,
         > {
-            let ::core::option::Option::Some(decoded) = __pm_decode(envelope)? else {
+            let ::core::option::Option::Some(decoded) = __pm_decode(envelope, false)?
+            else {
                 let error = ::pm_runtime::__private::unhandled("watcher", envelope);
                 return ::core::result::Result::Err(::core::convert::From::from(error));
             };
