@@ -292,9 +292,11 @@ async fn memory(config: &Config) {
     let publishers = config.publishers;
     let n = config.pick(100_000, 100_000);
     let alone = per_idle_instance(Host::RuntimeAlone, n, publishers, live_bytes).await;
+    let awake = per_idle_instance(Host::RuntimeAwake, n, publishers, live_bytes).await;
     let in_memory = per_idle_instance(Host::RuntimeInMemory, n, publishers, live_bytes).await;
     let baseline = per_idle_instance(Host::Baseline, n, publishers, live_bytes).await;
-    let line = memory_line("memory_100k", n, alone, in_memory, baseline);
+    let line = memory_line("memory_100k", n, alone, in_memory, baseline)
+        .int("awake_bytes_per_instance", awake);
     println!("{}", met(line, alone <= goal::IDLE_BYTES, "<=1024"));
 
     let million = config.pick(1_000_000, 1_000_000);

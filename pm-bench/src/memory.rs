@@ -21,8 +21,12 @@ pub type LiveBytes = fn() -> i64;
 /// Which host the instances live in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Host {
-    /// The runtime with a store that keeps nothing: the runtime's own cost.
+    /// The runtime with a store that keeps nothing: the runtime's own cost, once the idle
+    /// instances have hibernated (after the default `hibernate_after`, 1 s).
     RuntimeAlone,
+    /// As `RuntimeAlone`, read right after the instances opened, while each still has its
+    /// task and mailbox (its first second idle).
+    RuntimeAwake,
     /// The runtime with its default in-memory store, which keeps a copy of each instance.
     RuntimeInMemory,
     /// The hand-written actor router.
@@ -34,7 +38,8 @@ pub async fn per_idle_instance(host: Host, n: usize, publishers: usize, live: Li
     let ids = Arc::new(instance_ids(n));
     let state = std::mem::size_of::<Counter>() as i64;
     match host {
-        Host::RuntimeAlone => runtime(DiscardStore, ids, publishers, live, state).await,
+        Host::RuntimeAlone => runtime(DiscardStore, ids, publishers, live, state, true).await,
+        Host::RuntimeAwake => runtime(DiscardStore, ids, publishers, live, state, false).await,
         Host::RuntimeInMemory => {
             // The store also keeps the state, serialised.
             let stored = serde_json::to_vec(&Counter {
@@ -42,7 +47,8 @@ pub async fn per_idle_instance(host: Host, n: usize, publishers: usize, live: Li
                 ..Counter::default()
             })
             .map_or(0, |bytes| bytes.len() as i64);
-            runtime(InMemoryStore::new(), ids, publishers, live, state + stored).await
+            let store = InMemoryStore::new();
+            runtime(store, ids, publishers, live, state + stored, true).await
         }
         Host::Baseline => baseline(ids, publishers, live, state).await,
     }
@@ -54,6 +60,7 @@ async fn runtime(
     publishers: usize,
     live: LiveBytes,
     state: i64,
+    hibernated: bool,
 ) -> f64 {
     let runtime = start_runtime(store, NEVER_IDLE).await;
     let n = ids.len();
@@ -61,6 +68,13 @@ async fn runtime(
     runtime.settled().await;
     let before = quiet(live).await;
     open_all(&runtime, Arc::clone(&ids), publishers).await;
+    if hibernated {
+        // Every task ends after the default `hibernate_after`; wait for all of them.
+        let since = runtime.stats().hibernated;
+        while runtime.stats().hibernated - since < n as u64 {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
     let after = quiet(live).await;
     let live_instances = runtime.live_instances::<Counter>().unwrap_or(0);
     assert_eq!(live_instances, n, "every instance is live");

@@ -53,6 +53,7 @@ impl Default for RuntimeBuilder {
                     max_backoff: Duration::from_secs(1),
                 },
                 idle_timeout: Duration::from_secs(30),
+                hibernate_after: Duration::from_secs(1),
             },
             command_retry: RetryPolicy::default(),
         }
@@ -149,6 +150,18 @@ impl RuntimeBuilder {
         self
     }
 
+    /// How long an instance's task may sit idle before it ends and the instance hibernates
+    /// (default 1 s). A hibernating instance keeps its state in memory, in its process
+    /// manager's registry, but no task, mailbox or timer: a few hundred bytes instead of a
+    /// couple of kilobytes. Its next request starts a new task around the same state, with
+    /// no store read; [`RuntimeBuilder::idle_timeout`] after its last activity it is
+    /// passivated like any idle instance. Instances with commands still to send do not
+    /// hibernate. A value at or above `idle_timeout` turns hibernation off.
+    pub fn hibernate_after(mut self, idle: Duration) -> Self {
+        self.config.hibernate_after = idle;
+        self
+    }
+
     /// Starts the runtime: records each registered process manager in the store (see
     /// [`Store::register`]), arms the stored timeouts and resumes every instance whose outbox
     /// still holds commands (after a crash, they are sent again with their original ids).
@@ -204,6 +217,10 @@ impl RuntimeBuilder {
                 routes.clone(),
                 ownership,
             )));
+        }
+        if shared.config.hibernates() {
+            let period = (shared.config.idle_timeout / 4).clamp(SWEEP_MIN, SWEEP_MAX);
+            background.push(tokio::spawn(passivate(routes.clone(), period)));
         }
         let wheel = tokio::spawn(Arc::clone(&shared.timers).run(Arc::clone(&shared), routes));
         background.push(wheel);
@@ -267,6 +284,23 @@ async fn adopt(
         };
         if let Err(error) = recover(&shared, &routes, gained).await {
             tracing::warn!(%error, "cannot recover newly owned instances; trying at the next change");
+        }
+    }
+}
+
+/// Bounds of the period between passivation sweeps of hibernating instances: a quarter
+/// of the idle timeout, so an instance leaves memory at most a quarter late.
+const SWEEP_MIN: Duration = Duration::from_millis(10);
+const SWEEP_MAX: Duration = Duration::from_secs(5);
+
+/// Passivates hibernating instances idle for the idle timeout, every `period`.
+async fn passivate(routes: HashMap<&'static str, Arc<dyn Route>>, period: Duration) {
+    let mut ticks = tokio::time::interval(period);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        for route in routes.values() {
+            route.sweep();
         }
     }
 }

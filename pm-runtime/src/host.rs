@@ -8,22 +8,37 @@ use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
+use tokio::time::Instant;
 
 use crate::envelope::EventEnvelope;
 use crate::error::Error;
 use crate::ids::ProcessId;
 use crate::instance::mailbox::{Answer, Control, Delivered, Mailbox, Reply, Request, Ticket};
-use crate::instance::task;
+use crate::instance::{Instance, task};
 use crate::process_manager::{ProcessManager, Role};
 use crate::shared::Shared;
 
-/// Control requests are rare (queries), so a small queue is enough.
-const CONTROL_CAPACITY: usize = 4;
+/// An instance in memory: awake (a task runs it) or hibernating (no task; the state waits
+/// here for the next request).
+enum Slot<P: ProcessManager> {
+    Awake {
+        mailbox: Mailbox<P>,
+        generation: u64,
+    },
+    Asleep {
+        instance: Box<Instance<P>>,
+        /// When the instance last did anything; it is passivated `idle_timeout` after.
+        idle_since: Instant,
+    },
+}
 
-struct Slot<P> {
-    mailbox: Mailbox<P>,
-    generation: u64,
+/// How a new task gets its instance.
+pub(crate) enum Begin<P: ProcessManager> {
+    /// Load it from the store.
+    Load,
+    /// Wake it from hibernation.
+    Wake(Box<Instance<P>>),
 }
 
 pub(crate) struct Host<P: ProcessManager> {
@@ -52,20 +67,22 @@ impl<P: ProcessManager> Host<P> {
         self.registry.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// The mailbox of the live task for `id`, spawning one (which loads the instance from the
-    /// store) when there is none.
+    /// The mailbox of the live task for `id`, spawning one when there is none: around the
+    /// hibernating instance if there is one, else loading the instance from the store.
     pub(crate) fn mailbox(self: &Arc<Self>, id: &ProcessId) -> Mailbox<P> {
         let mut registry = self.registry();
-        if let Some(slot) = registry.get(id) {
-            return slot.mailbox.clone();
+        if let Some(Slot::Awake { mailbox, .. }) = registry.get(id) {
+            return mailbox.clone();
         }
-        let (requests, requests_rx) = mpsc::channel(self.shared.config.mailbox_capacity);
-        let (control, control_rx) = mpsc::channel(CONTROL_CAPACITY);
-        let mailbox = Mailbox { requests, control };
+        let begin = match registry.remove(id) {
+            Some(Slot::Asleep { instance, .. }) => Begin::Wake(instance),
+            Some(Slot::Awake { .. }) | None => Begin::Load,
+        };
+        let mailbox = Mailbox::new(self.shared.config.mailbox_capacity);
         let generation = self.generations.fetch_add(1, Ordering::Relaxed);
         registry.insert(
             id.clone(),
-            Slot {
+            Slot::Awake {
                 mailbox: mailbox.clone(),
                 generation,
             },
@@ -78,8 +95,8 @@ impl<P: ProcessManager> Host<P> {
             Arc::clone(self),
             id.clone(),
             generation,
-            requests_rx,
-            control_rx,
+            mailbox.clone(),
+            begin,
             loading,
         ));
         mailbox
@@ -88,23 +105,77 @@ impl<P: ProcessManager> Host<P> {
     /// Removes the task `generation` of `id` from the registry, unless a newer one replaced it.
     pub(crate) fn retire(&self, id: &ProcessId, generation: u64) {
         let mut registry = self.registry();
-        if registry
-            .get(id)
-            .is_some_and(|slot| slot.generation == generation)
+        if let Some(Slot::Awake { generation: g, .. }) = registry.get(id)
+            && *g == generation
         {
             registry.remove(id);
         }
     }
 
-    /// Mailboxes of every live task, for shutdown.
+    /// Ends task `generation` of `id` and keeps its instance asleep in the registry, if
+    /// nothing is queued in its mailbox (`None`); gives the instance back otherwise (the task
+    /// goes on).
+    /// Closing the mailbox and swapping the slot happen under the registry's lock, so a
+    /// request either lands before (and the task handles it) or finds the mailbox closed and
+    /// resolves the instance again, which wakes it.
+    pub(crate) fn hibernate(
+        &self,
+        id: &ProcessId,
+        generation: u64,
+        mailbox: &Mailbox<P>,
+        instance: Instance<P>,
+    ) -> Option<Instance<P>> {
+        let mut registry = self.registry();
+        let Some(slot) = registry.get_mut(id) else {
+            return Some(instance);
+        };
+        if !matches!(slot, Slot::Awake { generation: g, .. } if *g == generation)
+            || !mailbox.close_if_empty()
+        {
+            return Some(instance);
+        }
+        let idle_since = Instant::now()
+            .checked_sub(self.shared.config.hibernate_after)
+            .unwrap_or_else(Instant::now);
+        *slot = Slot::Asleep {
+            instance: Box::new(instance),
+            idle_since,
+        };
+        None
+    }
+
+    /// Passivates every hibernating instance idle for `idle_timeout` or longer: its state is
+    /// in the store, so dropping it loses nothing.
+    pub(crate) fn sweep(&self) {
+        let idle_timeout = self.shared.config.idle_timeout;
+        let now = Instant::now();
+        let mut passivated = 0;
+        self.registry().retain(|_, slot| match slot {
+            Slot::Asleep { idle_since, .. } if now.duration_since(*idle_since) >= idle_timeout => {
+                passivated += 1;
+                false
+            }
+            _ => true,
+        });
+        let counter = &self.shared.counters.passivated;
+        counter.fetch_add(passivated, Ordering::Relaxed);
+    }
+
+    /// Mailboxes of every live task, for shutdown; hibernating instances are dropped (their
+    /// state is in the store).
     pub(crate) fn live_mailboxes(&self) -> Vec<Mailbox<P>> {
-        self.registry()
+        let mut registry = self.registry();
+        registry.retain(|_, slot| matches!(slot, Slot::Awake { .. }));
+        registry
             .values()
-            .map(|slot| slot.mailbox.clone())
+            .filter_map(|slot| match slot {
+                Slot::Awake { mailbox, .. } => Some(mailbox.clone()),
+                Slot::Asleep { .. } => None,
+            })
             .collect()
     }
 
-    /// Number of live tasks.
+    /// Number of instances in memory, awake or hibernating.
     pub(crate) fn live_count(&self) -> usize {
         self.registry().len()
     }
@@ -126,7 +197,7 @@ impl<P: ProcessManager> Host<P> {
             reply: Some(tx),
             _ticket: Ticket::new(&self.shared.activity),
         };
-        let sent = self.mailbox(&id).requests.send(request).await.is_ok();
+        let sent = self.mailbox(&id).cast(request).await.is_ok();
         let host = Arc::clone(self);
         let event = Arc::clone(event);
         async move {

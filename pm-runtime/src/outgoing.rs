@@ -51,28 +51,25 @@ pub(crate) fn timers(
     cause: Uuid,
     correlation_id: &str,
     now_ms: u64,
-) -> impl Iterator<Item = Timer> {
-    let (process_id, correlation_id) = (process_id.clone(), correlation_id.to_owned());
-    scheduled
-        .into_iter()
-        .enumerate()
-        .map(move |(index, scheduled)| {
-            let id = timer_id(pm, &process_id, cause, index as u32);
-            Timer {
-                timer_id: id,
-                due_at_ms: now_ms.saturating_add(millis(scheduled.after)),
-                event: EventEnvelope {
-                    event_id: id,
-                    event_type: scheduled.event_type.into(),
-                    stream_id: None,
-                    position: None,
-                    correlation_id: Some(correlation_id.clone()),
-                    causation_id: Some(cause),
-                    metadata: Metadata::new(),
-                    payload: scheduled.payload,
-                },
-            }
-        })
+) -> Vec<Timer> {
+    let timer = |(index, scheduled): (usize, Scheduled)| {
+        let id = timer_id(pm, process_id, cause, index as u32);
+        Timer {
+            timer_id: id,
+            due_at_ms: now_ms.saturating_add(millis(scheduled.after)),
+            event: EventEnvelope {
+                event_id: id,
+                event_type: scheduled.event_type.into(),
+                stream_id: None,
+                position: None,
+                correlation_id: Some(correlation_id.to_owned()),
+                causation_id: Some(cause),
+                metadata: Metadata::new(),
+                payload: scheduled.payload,
+            },
+        }
+    };
+    scheduled.into_iter().enumerate().map(timer).collect()
 }
 
 /// Milliseconds of `d`, saturating.

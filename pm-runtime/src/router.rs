@@ -56,6 +56,8 @@ pub(crate) trait Route: Send + Sync {
     fn fire_timer(&self, id: ProcessId, timer_id: Uuid) -> BoxFuture<'_, ()>;
     /// Loads the instances with commands left in their outbox, so they send them.
     fn recover(&self) -> BoxFuture<'_, Result<usize, Error>>;
+    /// Passivates hibernating instances idle for the idle timeout.
+    fn sweep(&self);
 }
 
 impl<P: ProcessManager> Route for Arc<Host<P>> {
@@ -122,6 +124,10 @@ impl<P: ProcessManager> Route for Arc<Host<P>> {
             }
             Ok(ids.len())
         })
+    }
+
+    fn sweep(&self) {
+        Host::sweep(self);
     }
 
     fn shutdown(&self) -> BoxFuture<'_, ()> {

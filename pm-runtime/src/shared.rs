@@ -21,6 +21,16 @@ pub(crate) struct Config {
     pub(crate) handler_retry: RetryPolicy,
     /// How long an instance may sit idle in memory before it is passivated.
     pub(crate) idle_timeout: Duration,
+    /// How long an instance's task may sit idle before it ends, leaving the instance asleep
+    /// in its host's registry (see `RuntimeBuilder::hibernate_after`).
+    pub(crate) hibernate_after: Duration,
+}
+
+impl Config {
+    /// Whether idle tasks hibernate before their instance is passivated.
+    pub(crate) fn hibernates(&self) -> bool {
+        self.hibernate_after < self.idle_timeout
+    }
 }
 
 pub(crate) struct Shared {

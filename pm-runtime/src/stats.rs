@@ -61,6 +61,9 @@ counters! {
     timers_fired,
     /// Idle instances dropped from memory (reloaded on their next event).
     passivated,
+    /// Idle instance tasks that ended with their instance kept asleep in memory (woken,
+    /// without a store read, by its next request).
+    hibernated,
     /// The longest outbox any instance has held (a high-water mark, not a count).
     outbox_peak,
 }

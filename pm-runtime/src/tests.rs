@@ -110,13 +110,16 @@ impl ProcessManager for Saga {
         let (role, id) = match &*event.event_type {
             "Placed" => (
                 Role::Start,
-                process_id_of(&decode_event::<Placed>(event)?.id),
+                process_id_of(&decode_event::<Placed>(event, true)?.id),
             ),
             "Boom" => (
                 Role::Continue,
-                process_id_of(&decode_event::<Boom>(event)?.id),
+                process_id_of(&decode_event::<Boom>(event, true)?.id),
             ),
-            "Done" => (Role::Stop, process_id_of(&decode_event::<Done>(event)?.id)),
+            "Done" => (
+                Role::Stop,
+                process_id_of(&decode_event::<Done>(event, true)?.id),
+            ),
             _ => return Ok(Correlation::none()),
         };
         Ok(Correlation::new(role, Targets::One(id)))
@@ -130,7 +133,7 @@ impl ProcessManager for Saga {
         self.seen.push(event.event_type.to_string());
         match &*event.event_type {
             "Placed" => {
-                let e = decode_event::<Placed>(event)?;
+                let e = decode_event::<Placed>(event, false)?;
                 Ok(vec![
                     Cmd::Charge(Charge { id: e.id.clone() }),
                     Cmd::Ship(Ship { id: e.id.clone() }),

@@ -1,8 +1,11 @@
 //! The messages an instance task takes and the sending half of its mailbox.
 
-use std::sync::Arc;
+use std::collections::VecDeque;
+use std::future::Future;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::task::{Poll, Waker};
 
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{Semaphore, oneshot};
 
 use crate::activity::Activity;
 use crate::envelope::{CommandEnvelope, EventEnvelope};
@@ -76,30 +79,108 @@ pub(crate) enum Request {
 pub(crate) enum Control<P> {
     GetState(Reply<P>),
     Status(Reply<crate::status::InstanceStatus>),
-    // Boxed: an envelope is large, and every slot of the channel is sized for the largest.
+    // Boxed: an envelope is large, and every slot of the queue is sized for the largest.
     Compensate(Box<CommandEnvelope>, Reply<Compensation<CommandEnvelope>>),
 }
 
-/// The sending half of an instance's mailbox; cheap to clone.
-pub(crate) struct Mailbox<P> {
-    pub(crate) requests: mpsc::Sender<Request>,
-    pub(crate) control: mpsc::Sender<Control<P>>,
+/// What the task takes next from its mailbox.
+pub(crate) enum Kind {
+    /// Control requests only: they overtake queued events.
+    Control,
+    /// Ordinary requests only, in arrival order.
+    Request,
+}
+
+/// Something taken from the mailbox.
+pub(crate) enum Incoming<P> {
+    Control(Control<P>),
+    Request(Request),
+}
+
+/// An instance's mailbox: ordinary requests (bounded: a full mailbox makes senders wait)
+/// and control requests (unbounded: queries, each with a caller waiting on it), behind one
+/// lock. Cheap to clone; every clone is the same mailbox, and the instance's task is the
+/// one receiver.
+///
+/// It replaces a pair of tokio channels, which allocate their first block of slots up
+/// front (kilobytes per idle instance); this one allocates its queues on first use, and
+/// can be closed atomically when, and only when, nothing is queued (see
+/// [`Mailbox::close_if_empty`]).
+pub(crate) struct Mailbox<P>(Arc<Inner<P>>);
+
+struct Inner<P> {
+    queue: Mutex<Queue<P>>,
+    /// One permit per free request slot; closed with the mailbox, which fails waiting senders.
+    room: Semaphore,
+}
+
+struct Queue<P> {
+    requests: VecDeque<Request>,
+    control: VecDeque<Control<P>>,
+    closed: bool,
+    /// The receiving task, when it waits for something to arrive.
+    waker: Option<Waker>,
 }
 
 impl<P> Clone for Mailbox<P> {
     fn clone(&self) -> Self {
-        Self {
-            requests: self.requests.clone(),
-            control: self.control.clone(),
-        }
+        Self(Arc::clone(&self.0))
     }
 }
 
 impl<P> Mailbox<P> {
+    /// An empty mailbox taking up to `capacity` ordinary requests.
+    pub(crate) fn new(capacity: usize) -> Self {
+        Self(Arc::new(Inner {
+            queue: Mutex::new(Queue {
+                requests: VecDeque::new(),
+                control: VecDeque::new(),
+                closed: false,
+                waker: None,
+            }),
+            room: Semaphore::new(capacity),
+        }))
+    }
+
+    fn queue(&self) -> MutexGuard<'_, Queue<P>> {
+        // Every critical section leaves the queue consistent, so a poisoned lock is usable.
+        self.0.queue.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Queues an ordinary request, waiting while the mailbox is full; gives it back when the
+    /// mailbox is closed (its task retired), so the caller can resolve the instance again.
+    async fn send(&self, request: Request) -> Result<(), Request> {
+        let Ok(permit) = self.0.room.acquire().await else {
+            return Err(request);
+        };
+        // The permit comes back when the task takes the request (`recv`).
+        permit.forget();
+        self.push(request, |queue| &mut queue.requests)
+            .inspect_err(|_| self.0.room.add_permits(1))
+    }
+
+    fn push<T>(
+        &self,
+        item: T,
+        into: impl FnOnce(&mut Queue<P>) -> &mut VecDeque<T>,
+    ) -> Result<(), T> {
+        let mut queue = self.queue();
+        if queue.closed {
+            return Err(item);
+        }
+        into(&mut queue).push_back(item);
+        let waker = queue.waker.take();
+        drop(queue);
+        if let Some(waker) = waker {
+            waker.wake();
+        }
+        Ok(())
+    }
+
     /// Sends an ordinary request and awaits its reply.
     pub(crate) async fn call<T>(&self, request: impl FnOnce(Reply<T>) -> Request) -> Answer<T> {
         let (tx, rx) = oneshot::channel();
-        if self.requests.send(request(tx)).await.is_err() {
+        if self.send(request(tx)).await.is_err() {
             return Answer::Gone;
         }
         rx.await.unwrap_or(Answer::Gone)
@@ -107,7 +188,7 @@ impl<P> Mailbox<P> {
 
     /// Sends an ordinary request without waiting for it to be handled.
     pub(crate) async fn cast(&self, request: Request) -> Result<(), Request> {
-        self.requests.send(request).await.map_err(|e| e.0)
+        self.send(request).await
     }
 
     /// Sends a control request and awaits its reply.
@@ -116,9 +197,66 @@ impl<P> Mailbox<P> {
         request: impl FnOnce(Reply<T>) -> Control<P>,
     ) -> Answer<T> {
         let (tx, rx) = oneshot::channel();
-        if self.control.send(request(tx)).await.is_err() {
+        if self.push(request(tx), |queue| &mut queue.control).is_err() {
             return Answer::Gone;
         }
         rx.await.unwrap_or(Answer::Gone)
+    }
+
+    /// The receiving side: the next request of `kind`, waiting until one arrives. Nothing is
+    /// taken unless the future completes, so it can lose a `select!`.
+    pub(crate) fn recv(&self, kind: Kind) -> impl Future<Output = Incoming<P>> + '_ {
+        std::future::poll_fn(move |cx| {
+            let mut queue = self.queue();
+            let taken = match kind {
+                Kind::Control => queue.control.pop_front().map(Incoming::Control),
+                Kind::Request => queue.requests.pop_front().map(Incoming::Request),
+            };
+            match taken {
+                Some(incoming) => {
+                    drop(queue);
+                    if matches!(incoming, Incoming::Request(_)) {
+                        self.0.room.add_permits(1);
+                    }
+                    Poll::Ready(incoming)
+                }
+                None => {
+                    if !queue
+                        .waker
+                        .as_ref()
+                        .is_some_and(|w| w.will_wake(cx.waker()))
+                    {
+                        queue.waker = Some(cx.waker().clone());
+                    }
+                    Poll::Pending
+                }
+            }
+        })
+    }
+
+    /// Closes the mailbox if nothing is queued; false (and still open) otherwise. Senders
+    /// after a close get their request back and resolve the instance again.
+    pub(crate) fn close_if_empty(&self) -> bool {
+        let mut queue = self.queue();
+        if !queue.requests.is_empty() || !queue.control.is_empty() {
+            return false;
+        }
+        queue.closed = true;
+        drop(queue);
+        self.0.room.close();
+        true
+    }
+
+    /// Closes the mailbox and returns what was still queued.
+    pub(crate) fn close(&self) -> (VecDeque<Request>, VecDeque<Control<P>>) {
+        let mut queue = self.queue();
+        queue.closed = true;
+        let queued = (
+            std::mem::take(&mut queue.requests),
+            std::mem::take(&mut queue.control),
+        );
+        drop(queue);
+        self.0.room.close();
+        queued
     }
 }

@@ -2,16 +2,16 @@
 
 use std::sync::Arc;
 
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use tokio::time::{Instant, sleep_until};
 use tracing::Instrument;
 
-use super::mailbox::{Answer, Control, Request, Ticket};
+use super::mailbox::{Answer, Control, Incoming, Kind, Mailbox, Request, Ticket};
 use super::outbox::Next;
 use super::{Instance, Origin};
 use crate::error::DispatchError;
-use crate::host::Host;
+use crate::host::{Begin, Host};
 use crate::ids::ProcessId;
 use crate::process_manager::ProcessManager;
 
@@ -50,13 +50,18 @@ pub(crate) async fn run<P: ProcessManager>(
     host: Arc<Host<P>>,
     id: ProcessId,
     generation: u64,
-    mut requests: mpsc::Receiver<Request>,
-    mut control: mpsc::Receiver<Control<P>>,
+    mailbox: Mailbox<P>,
+    begin: Begin<P>,
     loading: Ticket,
 ) {
     let span = tracing::debug_span!("pm_instance", pm = P::NAME, process_id = %id);
     async move {
-        let loaded = Instance::load(Arc::clone(&host), id.clone()).await;
+        // Every rare or deep await is boxed: the task's own future is what each idle instance
+        // keeps in memory, and an inline await is as large as everything below it.
+        let loaded = match begin {
+            Begin::Load => Box::pin(Instance::load(Arc::clone(&host), id.clone())).await,
+            Begin::Wake(instance) => Ok(*instance),
+        };
         drop(loading);
         let mut instance = match loaded {
             Ok(instance) => instance,
@@ -64,10 +69,10 @@ pub(crate) async fn run<P: ProcessManager>(
                 // Nothing could be loaded: answer the first request with the cause, then let
                 // the next request try again with a fresh task.
                 host.retire(&id, generation);
-                if let Some(request) = requests.recv().await {
+                if let Incoming::Request(request) = mailbox.recv(Kind::Request).await {
                     reply_error(request, error);
                 }
-                drain(&host, &id, &mut requests, &mut control, None);
+                drain(&host, &id, &mailbox, None);
                 return;
             }
         };
@@ -75,15 +80,22 @@ pub(crate) async fn run<P: ProcessManager>(
         // or was resolved offline (`Store::resolve_parked`): replay before anything newer.
         if instance.status().accepts_events()
             && !instance.stash.is_empty()
-            && let Err(error) = instance.replay_stash().await
+            && let Err(error) = Box::pin(instance.replay_stash()).await
         {
             tracing::warn!(%error, "replaying the stash after loading failed");
         }
         let mut sending = Sending::default();
         let mut shutdown: Option<oneshot::Sender<()>> = None;
         let mut retire_when_idle = false;
-        let idle_timeout = host.shared.config.idle_timeout;
-        let idle = tokio::time::sleep(idle_timeout);
+        let config = &host.shared.config;
+        let hibernates = config.hibernates();
+        // Idle this long, the task hibernates (or, without hibernation, passivates).
+        let idle_after = if hibernates {
+            config.hibernate_after
+        } else {
+            config.idle_timeout
+        };
+        let idle = tokio::time::sleep(idle_after);
         tokio::pin!(idle);
 
         loop {
@@ -98,9 +110,10 @@ pub(crate) async fn run<P: ProcessManager>(
                 break;
             }
             let retry_at = sending.retry_at;
+            let mut sleepy = false;
             tokio::select! {
                 biased;
-                Some(request) = control.recv() => on_control(&instance, request),
+                Incoming::Control(request) = mailbox.recv(Kind::Control) => on_control(&instance, request),
                 result = outcome(&mut sending.in_flight) => {
                     sending.attempt += 1;
                     match Box::pin(instance.on_dispatched(result, sending.attempt)).await {
@@ -112,28 +125,41 @@ pub(crate) async fn run<P: ProcessManager>(
                     sending.retry_at = None;
                 }
                 () = &mut idle, if shutdown.is_none() && sending.idle() && instance.next_command().is_none() => {
-                    // Passivate: everything is in the store; the next request reloads it.
-                    crate::stats::Counters::bump(&host.shared.counters.passivated);
-                    break;
+                    if !hibernates {
+                        // Passivate: everything is in the store; the next request reloads it.
+                        crate::stats::Counters::bump(&host.shared.counters.passivated);
+                        break;
+                    }
+                    sleepy = true;
                 }
-                request = requests.recv(), if shutdown.is_none() && !instance.outbox_full() => match request {
-                    Some(Request::Shutdown { done }) => shutdown = Some(done),
-                    Some(request) => {
-                        if on_request(&mut instance, request).await {
+                Incoming::Request(request) = mailbox.recv(Kind::Request), if shutdown.is_none() && !instance.outbox_full() => match request {
+                    Request::Shutdown { done } => shutdown = Some(done),
+                    request => {
+                        if Box::pin(on_request(&mut instance, request)).await {
                             // Resumed from parking: the head command is tried afresh.
                             sending = Sending::default();
                         }
                     }
-                    None => break,
                 },
             }
-            idle.as_mut().reset(Instant::now() + idle_timeout);
+            if sleepy {
+                // The instance stays in memory without a task (a sweep passivates it later);
+                // a request that slipped in first keeps the task going.
+                match host.hibernate(&id, generation, &mailbox, instance) {
+                    None => {
+                        crate::stats::Counters::bump(&host.shared.counters.hibernated);
+                        return;
+                    }
+                    Some(back) => instance = back,
+                }
+            }
+            idle.as_mut().reset(Instant::now() + idle_after);
             retire_when_idle = true;
         }
 
         instance.release();
         host.retire(&id, generation);
-        drain(&host, &id, &mut requests, &mut control, shutdown);
+        drain(&host, &id, &mailbox, shutdown);
     }
     .instrument(span)
     .await
@@ -186,7 +212,8 @@ fn on_control<P: ProcessManager>(instance: &Instance<P>, request: Control<P>) {
     }
 }
 
-/// Handles one ordinary request; true when the instance was resumed from parking.
+/// Handles one ordinary request; true when the instance was resumed from parking. The
+/// caller boxes this future, so the task's own stays small while the instance sits idle.
 async fn on_request<P: ProcessManager>(instance: &mut Instance<P>, request: Request) -> bool {
     match request {
         Request::Event {
@@ -198,9 +225,8 @@ async fn on_request<P: ProcessManager>(instance: &mut Instance<P>, request: Requ
         } => {
             let span = tracing::debug_span!("pm_event", event_id = %event.event_id,
                                             event_type = %event.event_type);
-            // Boxed, like every request's work: the task's own future stays small while the
-            // instance sits idle, which is most of its life.
-            let result = Box::pin(instance.on_event(&event, role, direct, Origin::Mailbox))
+            let result = instance
+                .on_event(&event, role, direct, Origin::Mailbox)
                 .instrument(span)
                 .await;
             if let Some(reply) = reply {
@@ -210,13 +236,13 @@ async fn on_request<P: ProcessManager>(instance: &mut Instance<P>, request: Requ
             }
         }
         Request::Start { reply } => {
-            let _ = reply.send(Answer::Done(Box::pin(instance.start()).await));
+            let _ = reply.send(Answer::Done(instance.start().await));
         }
         Request::Timer { timer_id, reply } => {
-            let _ = reply.send(Answer::Done(Box::pin(instance.on_timer(timer_id)).await));
+            let _ = reply.send(Answer::Done(instance.on_timer(timer_id).await));
         }
         Request::Resume { skip, reply } => {
-            let _ = reply.send(Answer::Done(Box::pin(instance.resume(skip)).await));
+            let _ = reply.send(Answer::Done(instance.resume(skip).await));
             return true;
         }
         Request::Shutdown { done } => {
@@ -248,13 +274,11 @@ fn reply_error(request: Request, error: crate::error::Error) {
 fn drain<P: ProcessManager>(
     host: &Arc<Host<P>>,
     id: &ProcessId,
-    requests: &mut mpsc::Receiver<Request>,
-    control: &mut mpsc::Receiver<Control<P>>,
+    mailbox: &Mailbox<P>,
     shutdown: Option<oneshot::Sender<()>>,
 ) {
-    requests.close();
-    control.close();
-    while let Ok(request) = requests.try_recv() {
+    let (requests, control) = mailbox.close();
+    for request in requests {
         match request {
             Request::Event {
                 reply: Some(reply), ..
@@ -283,7 +307,7 @@ fn drain<P: ProcessManager>(
             }
         }
     }
-    while let Ok(request) = control.try_recv() {
+    for request in control {
         match request {
             Control::GetState(reply) => {
                 let _ = reply.send(Answer::Gone);
