@@ -3,7 +3,6 @@
 //! Keys are (PM type, process id), never event types: each PM type has its own host, so two
 //! PM types that share an event type and a process id have two separate instances.
 
-use std::collections::HashMap;
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -13,6 +12,7 @@ use tokio::time::Instant;
 
 use crate::envelope::EventEnvelope;
 use crate::error::Error;
+use crate::fast_map::HashMap;
 use crate::ids::ProcessId;
 use crate::instance::mailbox::{Answer, Control, Delivered, Mailbox, Reply, Request, Ticket};
 use crate::instance::{Instance, task};
@@ -57,7 +57,7 @@ impl<P: ProcessManager> Host<P> {
         Arc::new(Self {
             shared,
             command_retry,
-            registry: Mutex::new(HashMap::new()),
+            registry: Mutex::new(HashMap::default()),
             generations: AtomicU64::new(0),
         })
     }

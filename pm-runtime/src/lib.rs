@@ -8,6 +8,7 @@ mod dispatch;
 mod envelope;
 mod error;
 mod failure;
+mod fast_map;
 mod handle;
 mod host;
 mod ids;

@@ -12,7 +12,7 @@ use crate::error::Error;
 use crate::host::Host;
 use crate::ids::ProcessId;
 use crate::instance::mailbox::{Delivered, Request};
-use crate::process_manager::ProcessManager;
+use crate::process_manager::{ProcessManager, Targets};
 
 pub(crate) type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 type Pending = BoxFuture<'static, Result<Delivered, Error>>;
@@ -50,6 +50,12 @@ pub(crate) trait Route: Send + Sync {
         &'a self,
         event: &'a Arc<EventEnvelope>,
     ) -> BoxFuture<'a, Result<Vec<Pending>, Error>>;
+    /// Delivers the event to every instance it correlates to and waits for them all: the
+    /// whole publish when this is the only PM type interested, with one allocation.
+    fn publish<'a>(
+        &'a self,
+        event: &'a Arc<EventEnvelope>,
+    ) -> BoxFuture<'a, Result<Published, Error>>;
     /// Asks every live instance to finish what is queued and exit.
     fn shutdown(&self) -> BoxFuture<'_, ()>;
     /// Delivers a due timer to its instance.
@@ -86,6 +92,44 @@ impl<P: ProcessManager> Route for Arc<Host<P>> {
                 pending.push(Box::pin(self.send(event, id.clone(), role, false).await));
             }
             Ok(pending)
+        })
+    }
+
+    fn publish<'a>(
+        &'a self,
+        event: &'a Arc<EventEnvelope>,
+    ) -> BoxFuture<'a, Result<Published, Error>> {
+        Box::pin(async move {
+            let correlation = P::correlate(event).map_err(|source| Error::Correlate {
+                pm: P::NAME,
+                source,
+            })?;
+            let Some(role) = correlation.role else {
+                return Ok(Published::default());
+            };
+            let owned = |id: &&ProcessId| self.shared.store.owns(P::NAME, id);
+            let mut published = Published::default();
+            if let Targets::One(id) = correlation.targets {
+                if owned(&&id) {
+                    published.count(self.send(event, id, role, false).await.await?);
+                }
+                return Ok(published);
+            }
+            // Queue at every instance first, so none waits for another's handling.
+            let mut pending = Vec::with_capacity(correlation.targets.len());
+            for id in correlation.targets.iter().filter(owned) {
+                pending.push(self.send(event, id.clone(), role, false).await);
+            }
+            let mut first_error = None;
+            for reply in pending {
+                match reply.await {
+                    Ok(delivered) => published.count(delivered),
+                    Err(error) => {
+                        first_error.get_or_insert(error);
+                    }
+                }
+            }
+            first_error.map_or(Ok(published), Err)
         })
     }
 
@@ -180,6 +224,9 @@ impl Router {
         let Some(routes) = self.by_event.get(&*event.event_type) else {
             return Ok(Published::default());
         };
+        if let [route] = routes.as_slice() {
+            return route.publish(&event).await;
+        }
         let mut pending = Vec::new();
         let mut first_error = None;
         for route in routes {

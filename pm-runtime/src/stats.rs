@@ -74,6 +74,11 @@ impl Counters {
     }
 
     pub(crate) fn note_outbox(&self, len: usize) {
-        self.outbox_peak.fetch_max(len as u64, Ordering::Relaxed);
+        // A read first: the peak rarely moves, and a read shares the cache line between cores
+        // where a read-modify-write would bounce it on every commit.
+        let len = len as u64;
+        if len > self.outbox_peak.load(Ordering::Relaxed) {
+            self.outbox_peak.fetch_max(len, Ordering::Relaxed);
+        }
     }
 }

@@ -103,12 +103,10 @@ impl<P: ProcessManager> Instance<P> {
                 return Err(Failure::Handler(error));
             }
         };
-        let correlation_id = event
-            .correlation_id
-            .as_deref()
-            .unwrap_or(self.id.as_str())
-            .to_owned();
-        let envelopes = self.envelopes(commands, event.event_id, event.event_id, &correlation_id);
+        // Borrowed from the event (or the id, cloned: `self` is borrowed mutably below).
+        let id = self.id.clone();
+        let correlation_id = event.correlation_id.as_deref().unwrap_or(id.as_str());
+        let envelopes = self.envelopes(commands, event.event_id, event.event_id, correlation_id);
         let status = match (
             role == Role::Stop || ctx.is_stopping(),
             envelopes.is_empty(),
@@ -121,7 +119,7 @@ impl<P: ProcessManager> Instance<P> {
         commit.state = Some(self.encoded_state().map_err(Failure::Other)?);
         commit.handled = Some(event.event_id);
         commit.enqueue = envelopes;
-        self.add_context(&mut commit, ctx, event.event_id, &correlation_id);
+        self.add_context(&mut commit, ctx, event.event_id, correlation_id);
         match origin {
             Origin::Mailbox => {}
             Origin::Timer(timer_id) => commit.unschedule.push(timer_id),

@@ -11,7 +11,7 @@ mod outbox;
 mod parking;
 pub(crate) mod task;
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::VecDeque;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 
@@ -20,6 +20,7 @@ use uuid::Uuid;
 use crate::context::Context;
 use crate::envelope::{CommandEnvelope, EventEnvelope};
 use crate::error::{Error, HandlerError, StoreError};
+use crate::fast_map::HashSet;
 use crate::host::Host;
 use crate::ids::{InstanceIds, ProcessId};
 use crate::outgoing;
@@ -77,7 +78,7 @@ impl<P: ProcessManager> Instance<P> {
             state: P::init(&id),
             status: InstanceStatus::Running,
             revision: 0,
-            handled: HashSet::new(),
+            handled: HashSet::default(),
             outbox: VecDeque::new(),
             completed: Vec::new(),
             timers: Vec::new(),
@@ -253,8 +254,9 @@ impl<P: ProcessManager> Instance<P> {
         self.stash.drain(..unstash);
         self.stash.extend(m.stash);
         self.track();
-        let shared = &self.host.shared;
-        shared.counters.note_outbox(self.outbox.len());
+        if !self.outbox.is_empty() {
+            self.host.shared.counters.note_outbox(self.outbox.len());
+        }
     }
 
     /// Puts the state back to what the store holds after a handler failed midway.

@@ -95,6 +95,10 @@ pub(crate) async fn run<P: ProcessManager>(
         } else {
             config.idle_timeout
         };
+        // Re-arming a registered timer on every request costs a trip through the timer
+        // driver; instead the time of the last activity is noted, and the timer, when it
+        // fires early, is moved to where it should be.
+        let mut last_active = Instant::now();
         let idle = tokio::time::sleep(idle_after);
         tokio::pin!(idle);
 
@@ -125,6 +129,11 @@ pub(crate) async fn run<P: ProcessManager>(
                     sending.retry_at = None;
                 }
                 () = &mut idle, if shutdown.is_none() && sending.idle() && instance.next_command().is_none() => {
+                    let due = last_active + idle_after;
+                    if Instant::now() < due {
+                        idle.as_mut().reset(due);
+                        continue;
+                    }
                     if !hibernates {
                         // Passivate: everything is in the store; the next request reloads it.
                         crate::stats::Counters::bump(&host.shared.counters.passivated);
@@ -153,7 +162,7 @@ pub(crate) async fn run<P: ProcessManager>(
                     Some(back) => instance = back,
                 }
             }
-            idle.as_mut().reset(Instant::now() + idle_after);
+            last_active = Instant::now();
             retire_when_idle = true;
         }
 

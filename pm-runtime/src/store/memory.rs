@@ -1,6 +1,7 @@
 //! The in-memory store: for tests and non-durable use.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
+use std::collections::hash_map::Entry;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use super::{
@@ -8,6 +9,7 @@ use super::{
     Resolution, Settlement, Store, StoreFuture, StoredInstance,
 };
 use crate::error::StoreError;
+use crate::fast_map::HashMap;
 use crate::ids::ProcessId;
 use crate::status::InstanceStatus;
 
@@ -50,37 +52,37 @@ impl InMemoryStore {
 
     fn apply(&self, commit: Commit) -> Result<(), StoreError> {
         let mut instances = self.lock();
-        let found = instances
-            .get(commit.pm)
-            .and_then(|of_pm| of_pm.get(&commit.process_id))
-            .map_or(0, |i| i.revision);
-        if found + 1 != commit.revision {
-            return Err(StoreError::Conflict {
-                pm: commit.pm.to_owned(),
-                process_id: commit.process_id,
-                expected: commit.revision.saturating_sub(1),
-                found,
-            });
-        }
         let of_pm = match instances.get_mut(commit.pm) {
             Some(of_pm) => of_pm,
             None => instances.entry(commit.pm.to_owned()).or_default(),
         };
-        let instance = of_pm
-            .entry(commit.process_id)
-            .or_insert_with(|| StoredInstance {
-                status: InstanceStatus::Running,
-                revision: 0,
-                state: Vec::new(),
-                state_version: commit.state_version,
-                handled: Vec::new(),
-                outbox: Vec::new(),
-                completed: Vec::new(),
-                timers: Vec::new(),
-                dead_letter: None,
-                stash: Vec::new(),
-                updated_at_ms: commit.at_ms,
+        // One hash of the process id: the revision check and the write share the entry.
+        let entry = of_pm.entry(commit.process_id);
+        let found = match &entry {
+            Entry::Occupied(stored) => stored.get().revision,
+            Entry::Vacant(_) => 0,
+        };
+        if found + 1 != commit.revision {
+            return Err(StoreError::Conflict {
+                pm: commit.pm.to_owned(),
+                process_id: entry.key().clone(),
+                expected: commit.revision.saturating_sub(1),
+                found,
             });
+        }
+        let instance = entry.or_insert_with(|| StoredInstance {
+            status: InstanceStatus::Running,
+            revision: 0,
+            state: Vec::new(),
+            state_version: commit.state_version,
+            handled: Vec::new(),
+            outbox: Vec::new(),
+            completed: Vec::new(),
+            timers: Vec::new(),
+            dead_letter: None,
+            stash: Vec::new(),
+            updated_at_ms: commit.at_ms,
+        });
         instance.revision = commit.revision;
         instance.status = commit.status;
         instance.updated_at_ms = commit.at_ms;
