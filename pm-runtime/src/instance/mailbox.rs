@@ -83,14 +83,6 @@ pub(crate) enum Control<P> {
     Compensate(Box<CommandEnvelope>, Reply<Compensation<CommandEnvelope>>),
 }
 
-/// What the task takes next from its mailbox.
-pub(crate) enum Kind {
-    /// Control requests only: they overtake queued events.
-    Control,
-    /// Ordinary requests only, in arrival order.
-    Request,
-}
-
 /// Something taken from the mailbox.
 pub(crate) enum Incoming<P> {
     Control(Control<P>),
@@ -203,34 +195,28 @@ impl<P> Mailbox<P> {
         rx.await.unwrap_or(Answer::Gone)
     }
 
-    /// The receiving side: the next request of `kind`, waiting until one arrives. Nothing is
-    /// taken unless the future completes, so it can lose a `select!`.
-    pub(crate) fn recv(&self, kind: Kind) -> impl Future<Output = Incoming<P>> + '_ {
+    /// The receiving side: the next control request, else (when `requests`) the next
+    /// ordinary one, waiting until one arrives. Nothing is taken unless the future
+    /// completes, so it can lose a `select!`.
+    pub(crate) fn recv(&self, requests: bool) -> impl Future<Output = Incoming<P>> + '_ {
         std::future::poll_fn(move |cx| {
             let mut queue = self.queue();
-            let taken = match kind {
-                Kind::Control => queue.control.pop_front().map(Incoming::Control),
-                Kind::Request => queue.requests.pop_front().map(Incoming::Request),
-            };
-            match taken {
-                Some(incoming) => {
-                    drop(queue);
-                    if matches!(incoming, Incoming::Request(_)) {
-                        self.0.room.add_permits(1);
-                    }
-                    Poll::Ready(incoming)
-                }
-                None => {
-                    if !queue
-                        .waker
-                        .as_ref()
-                        .is_some_and(|w| w.will_wake(cx.waker()))
-                    {
-                        queue.waker = Some(cx.waker().clone());
-                    }
-                    Poll::Pending
-                }
+            if let Some(control) = queue.control.pop_front() {
+                return Poll::Ready(Incoming::Control(control));
             }
+            if requests && let Some(request) = queue.requests.pop_front() {
+                drop(queue);
+                self.0.room.add_permits(1);
+                return Poll::Ready(Incoming::Request(request));
+            }
+            if !queue
+                .waker
+                .as_ref()
+                .is_some_and(|w| w.will_wake(cx.waker()))
+            {
+                queue.waker = Some(cx.waker().clone());
+            }
+            Poll::Pending
         })
     }
 

@@ -1,4 +1,5 @@
-//! The instance loop: control first, then the dispatch in flight, then the mailbox.
+//! The instance loop: the dispatch in flight and its retries first, then the mailbox (control
+//! requests before ordinary ones), then idleness.
 
 use std::sync::Arc;
 
@@ -7,7 +8,7 @@ use tokio::task::JoinHandle;
 use tokio::time::{Instant, sleep_until};
 use tracing::Instrument;
 
-use super::mailbox::{Answer, Control, Incoming, Kind, Mailbox, Request, Ticket};
+use super::mailbox::{Answer, Control, Incoming, Mailbox, Request, Ticket};
 use super::outbox::Next;
 use super::{Instance, Origin};
 use crate::error::DispatchError;
@@ -69,8 +70,9 @@ pub(crate) async fn run<P: ProcessManager>(
                 // Nothing could be loaded: answer the first request with the cause, then let
                 // the next request try again with a fresh task.
                 host.retire(&id, generation);
-                if let Incoming::Request(request) = mailbox.recv(Kind::Request).await {
-                    reply_error(request, error);
+                match mailbox.recv(true).await {
+                    Incoming::Request(request) => reply_error(request, error),
+                    Incoming::Control(request) => reply_control_error(request, error),
                 }
                 drain(&host, &id, &mailbox, None);
                 return;
@@ -115,9 +117,11 @@ pub(crate) async fn run<P: ProcessManager>(
             }
             let retry_at = sending.retry_at;
             let mut sleepy = false;
+            // Dispatch outcomes and retries before new requests, so a steady stream of
+            // events cannot starve the outbox; control requests overtake ordinary ones.
+            let take_requests = shutdown.is_none() && !instance.outbox_full();
             tokio::select! {
                 biased;
-                Incoming::Control(request) = mailbox.recv(Kind::Control) => on_control(&instance, request),
                 result = outcome(&mut sending.in_flight) => {
                     sending.attempt += 1;
                     match Box::pin(instance.on_dispatched(result, sending.attempt)).await {
@@ -125,9 +129,19 @@ pub(crate) async fn run<P: ProcessManager>(
                         Next::RetryAfter(wait) => sending.retry_at = Some(Instant::now() + wait),
                     }
                 }
-                () = sleep_until(retry_at.unwrap_or_else(Instant::now)), if retry_at.is_some() && shutdown.is_none() => {
+                () = sleep_until(retry_at.unwrap_or(last_active)), if retry_at.is_some() && shutdown.is_none() => {
                     sending.retry_at = None;
                 }
+                incoming = mailbox.recv(take_requests) => match incoming {
+                    Incoming::Control(request) => on_control(&instance, request),
+                    Incoming::Request(Request::Shutdown { done }) => shutdown = Some(done),
+                    Incoming::Request(request) => {
+                        if Box::pin(on_request(&mut instance, request)).await {
+                            // Resumed from parking: the head command is tried afresh.
+                            sending = Sending::default();
+                        }
+                    }
+                },
                 () = &mut idle, if shutdown.is_none() && sending.idle() && instance.next_command().is_none() => {
                     let due = last_active + idle_after;
                     if Instant::now() < due {
@@ -141,15 +155,6 @@ pub(crate) async fn run<P: ProcessManager>(
                     }
                     sleepy = true;
                 }
-                Incoming::Request(request) = mailbox.recv(Kind::Request), if shutdown.is_none() && !instance.outbox_full() => match request {
-                    Request::Shutdown { done } => shutdown = Some(done),
-                    request => {
-                        if Box::pin(on_request(&mut instance, request)).await {
-                            // Resumed from parking: the head command is tried afresh.
-                            sending = Sending::default();
-                        }
-                    }
-                },
             }
             if sleepy {
                 // The instance stays in memory without a task (a sweep passivates it later);
@@ -275,6 +280,20 @@ fn reply_error(request: Request, error: crate::error::Error) {
             let _ = reply.send(Answer::Done(Err(error)));
         }
         Request::Event { reply: None, .. } | Request::Shutdown { .. } => {}
+    }
+}
+
+fn reply_control_error<P>(request: Control<P>, error: crate::error::Error) {
+    match request {
+        Control::GetState(reply) => {
+            let _ = reply.send(Answer::Done(Err(error)));
+        }
+        Control::Status(reply) => {
+            let _ = reply.send(Answer::Done(Err(error)));
+        }
+        Control::Compensate(_, reply) => {
+            let _ = reply.send(Answer::Done(Err(error)));
+        }
     }
 }
 

@@ -2,6 +2,7 @@
 
 use std::collections::BTreeMap;
 use std::collections::hash_map::Entry;
+use std::hash::BuildHasher;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use super::{
@@ -16,14 +17,30 @@ use crate::status::InstanceStatus;
 /// Instances by PM name, then by process id: a lookup borrows both, allocating nothing.
 type Instances = HashMap<String, HashMap<ProcessId, StoredInstance>>;
 
+/// Independent locks over the instances, so commits of different instances on different
+/// cores rarely wait for each other.
+const SHARDS: usize = 16;
+
 /// A [`Store`] in a map: fast, and gone when the process exits.
 ///
 /// It is what a runtime uses when no store is set. Commands and events are kept as they are
 /// (typed payloads stay typed), so nothing is serialised but the instance state.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct InMemoryStore {
-    instances: Mutex<Instances>,
+    /// Instances, spread over the shards by process id.
+    shards: Vec<Mutex<Instances>>,
+    spread: foldhash::fast::RandomState,
     process_managers: Mutex<BTreeMap<String, ProcessManagerInfo>>,
+}
+
+impl Default for InMemoryStore {
+    fn default() -> Self {
+        Self {
+            shards: (0..SHARDS).map(|_| Mutex::default()).collect(),
+            spread: foldhash::fast::RandomState::default(),
+            process_managers: Mutex::default(),
+        }
+    }
 }
 
 impl InMemoryStore {
@@ -34,7 +51,9 @@ impl InMemoryStore {
 
     /// Number of instances stored, tombstones included.
     pub fn len(&self) -> usize {
-        self.lock().values().map(HashMap::len).sum()
+        self.every_shard()
+            .map(|shard| shard.values().map(HashMap::len).sum::<usize>())
+            .sum()
     }
 
     /// Whether the store holds no instance.
@@ -42,16 +61,19 @@ impl InMemoryStore {
         self.len() == 0
     }
 
-    fn lock(&self) -> MutexGuard<'_, Instances> {
-        // `apply` checks everything before it mutates, so a panic cannot leave a
-        // half-applied commit behind a poisoned lock.
-        self.instances
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
+    /// The shard holding `process_id`, locked.
+    fn lock(&self, process_id: &ProcessId) -> MutexGuard<'_, Instances> {
+        let shard = self.spread.hash_one(process_id.as_str()) as usize % SHARDS;
+        lock(&self.shards[shard])
+    }
+
+    /// Every shard, locked one after the other.
+    fn every_shard(&self) -> impl Iterator<Item = MutexGuard<'_, Instances>> {
+        self.shards.iter().map(lock)
     }
 
     fn apply(&self, commit: Commit) -> Result<(), StoreError> {
-        let mut instances = self.lock();
+        let mut instances = self.lock(&commit.process_id);
         let of_pm = match instances.get_mut(commit.pm) {
             Some(of_pm) => of_pm,
             None => instances.entry(commit.pm.to_owned()).or_default(),
@@ -126,7 +148,7 @@ impl InMemoryStore {
         action: ParkedAction,
         at_ms: u64,
     ) -> Result<(), StoreError> {
-        let mut instances = self.lock();
+        let mut instances = self.lock(process_id);
         let not_parked = |status| NotParked {
             pm: pm.to_owned(),
             process_id: process_id.clone(),
@@ -162,6 +184,12 @@ impl InMemoryStore {
     }
 }
 
+/// Locks a shard. `apply` checks everything before it mutates, so a panic cannot leave a
+/// half-applied commit behind a poisoned lock.
+fn lock(shard: &Mutex<Instances>) -> MutexGuard<'_, Instances> {
+    shard.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
 impl Store for InMemoryStore {
     fn load<'a>(
         &'a self,
@@ -169,7 +197,7 @@ impl Store for InMemoryStore {
         process_id: &'a ProcessId,
     ) -> StoreFuture<'a, Option<StoredInstance>> {
         let found = self
-            .lock()
+            .lock(process_id)
             .get(pm)
             .and_then(|of_pm| of_pm.get(process_id))
             .cloned();
@@ -181,11 +209,12 @@ impl Store for InMemoryStore {
     }
 
     fn due_timers(&self, until_ms: u64, limit: usize) -> StoreFuture<'_, Vec<DueTimer>> {
-        let mut due: Vec<DueTimer> = self
-            .lock()
-            .iter()
-            .flat_map(|(pm, of_pm)| of_pm.iter().map(move |(id, i)| (pm, id, i)))
-            .flat_map(|(pm, process_id, instance)| {
+        let mut due = Vec::new();
+        for shard in self.every_shard() {
+            let instances = shard
+                .iter()
+                .flat_map(|(pm, of_pm)| of_pm.iter().map(move |(id, i)| (pm, id, i)));
+            due.extend(instances.flat_map(|(pm, process_id, instance)| {
                 instance
                     .timers
                     .iter()
@@ -196,54 +225,55 @@ impl Store for InMemoryStore {
                         timer_id: t.timer_id,
                         due_at_ms: t.due_at_ms,
                     })
-            })
-            .collect();
+            }));
+        }
         due.sort_by_key(|t| (t.due_at_ms, t.timer_id));
         due.truncate(limit);
         Box::pin(std::future::ready(Ok(due)))
     }
 
     fn unfinished(&self, pm: &str) -> StoreFuture<'_, Vec<ProcessId>> {
-        let mut ids: Vec<ProcessId> = self
-            .lock()
-            .get(pm)
-            .into_iter()
-            .flatten()
-            .filter(|(_, i)| {
-                (!i.outbox.is_empty() && i.status != InstanceStatus::Parked)
-                    || (!i.stash.is_empty() && i.status == InstanceStatus::Running)
-            })
-            .map(|(id, _)| id.clone())
-            .collect();
+        let mut ids = Vec::new();
+        for shard in self.every_shard() {
+            let of_pm = shard.get(pm).into_iter().flatten();
+            ids.extend(
+                of_pm
+                    .filter(|(_, i)| {
+                        (!i.outbox.is_empty() && i.status != InstanceStatus::Parked)
+                            || (!i.stash.is_empty() && i.status == InstanceStatus::Running)
+                    })
+                    .map(|(id, _)| id.clone()),
+            );
+        }
         ids.sort();
         Box::pin(std::future::ready(Ok(ids)))
     }
 
     fn instances(&self, pm: &str) -> StoreFuture<'_, Vec<InstanceSummary>> {
-        let mut list: Vec<InstanceSummary> = self
-            .lock()
-            .get(pm)
-            .into_iter()
-            .flatten()
-            .map(|(id, i)| InstanceSummary {
+        let mut list = Vec::new();
+        for shard in self.every_shard() {
+            let of_pm = shard.get(pm).into_iter().flatten();
+            list.extend(of_pm.map(|(id, i)| InstanceSummary {
                 process_id: id.clone(),
                 status: i.status,
                 revision: i.revision,
                 outbox: i.outbox.len(),
                 updated_at_ms: i.updated_at_ms,
-            })
-            .collect();
+            }));
+        }
         list.sort_by(|a, b| a.process_id.cmp(&b.process_id));
         Box::pin(std::future::ready(Ok(list)))
     }
 
     fn purge_finished(&self, pm: &str, before_ms: u64) -> StoreFuture<'_, u64> {
-        let mut instances = self.lock();
-        let purged = instances.get_mut(pm).map_or(0, |of_pm| {
-            let before = of_pm.len();
-            of_pm.retain(|_, i| !(i.status.is_finished() && i.updated_at_ms < before_ms));
-            (before - of_pm.len()) as u64
-        });
+        let mut purged = 0;
+        for mut shard in self.every_shard() {
+            if let Some(of_pm) = shard.get_mut(pm) {
+                let before = of_pm.len();
+                of_pm.retain(|_, i| !(i.status.is_finished() && i.updated_at_ms < before_ms));
+                purged += (before - of_pm.len()) as u64;
+            }
+        }
         Box::pin(std::future::ready(Ok(purged)))
     }
 
