@@ -23,6 +23,7 @@ use pm_bench::durable::{GroupSizes, raw_rusqlite, runtime_sqlite};
 use pm_bench::ids::{command_ids_from_scratch_ns, command_ids_ns, uuid_v4_ns};
 use pm_bench::latency;
 use pm_bench::memory::{Host, per_idle_instance};
+use pm_bench::postgres::{PgBenchError, raw_postgres, runtime_postgres};
 use pm_bench::report::{Line, micros, quantile};
 use pm_bench::routed::Routed;
 use pm_bench::saga::tokio_runtime;
@@ -175,8 +176,7 @@ async fn run(config: &Config, groups: &Arc<GroupSizes>) {
         }
     }
     if config.runs("postgres") {
-        // There is no PostgresStore yet to measure against raw tokio-postgres.
-        println!("postgres skipped reason=no_postgres_store");
+        postgres(config).await;
     }
     if config.runs("decode") {
         decode(config);
@@ -446,6 +446,42 @@ async fn durable(config: &Config, groups: &Arc<GroupSizes>, synchronous: Synchro
         "{}",
         met(line, rate / raw_rate >= goal::DURABLE_VS_RAW, ">=0.5x_raw")
     );
+}
+
+/// 6. PostgreSQL: the runtime against raw tokio-postgres batched inserts, when
+/// `PM_TEST_POSTGRES_URL` names a server.
+async fn postgres(config: &Config) {
+    let Ok(url) = std::env::var("PM_TEST_POSTGRES_URL") else {
+        println!("postgres skipped reason=PM_TEST_POSTGRES_URL_not_set");
+        return;
+    };
+    let instances = 1_000;
+    let publishers = 256;
+    let events = config.pick(3_000, 20_000);
+    let measured = async {
+        let runtime = runtime_postgres(&url, instances, events, publishers).await?;
+        let raw = raw_postgres(&url, instances, events).await?;
+        Ok::<_, PgBenchError>((runtime, raw))
+    };
+    match measured.await {
+        Ok((runtime, raw)) => {
+            let (rate, raw_rate) = (per_second(events, runtime), per_second(events, raw));
+            let line = Line::new("durable_postgres")
+                .int("events_per_s", rate)
+                .int("raw_batched_rows_per_s", raw_rate)
+                .dec("ratio", rate / raw_rate)
+                .field("instances", instances)
+                .field("publishers", publishers)
+                .field("events", events)
+                .field("nodes", 1);
+            println!("{line}");
+        }
+        // The URL was given, so a failure is reported, not skipped.
+        Err(error) => println!(
+            "postgres failed error={}",
+            error.to_string().replace(' ', "_")
+        ),
+    }
 }
 
 /// 7. Event decode through the generated dispatch against the concrete struct.
