@@ -448,7 +448,7 @@ async fn durable(config: &Config, groups: &Arc<GroupSizes>, synchronous: Synchro
     );
 }
 
-/// 6. PostgreSQL: the runtime against raw tokio-postgres batched inserts, when
+/// PostgreSQL (measure 6): the runtime against raw tokio-postgres batched inserts, when
 /// `PM_TEST_POSTGRES_URL` names a server.
 async fn postgres(config: &Config) {
     let Ok(url) = std::env::var("PM_TEST_POSTGRES_URL") else {
