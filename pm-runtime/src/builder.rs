@@ -181,6 +181,7 @@ impl RuntimeBuilder {
             activity: Arc::new(Activity::new()),
             timers: Arc::new(TimerWheel::default()),
             counters: Counters::default(),
+            latencies: crate::latency::Recorders::default(),
             config: self.config,
         });
         // `infos` is pushed beside `registrations`, so the two line up.

@@ -13,6 +13,7 @@ mod handle;
 mod host;
 mod ids;
 mod instance;
+mod latency;
 mod message;
 mod outgoing;
 mod payload;
@@ -39,6 +40,7 @@ pub use error::{BoxError, DispatchError, Error, EventError, HandlerError, Refusa
 pub use failure::{CommandFailure, ErrorAction};
 pub use handle::InstanceHandle;
 pub use ids::{CommandIds, InstanceIds, ProcessId, ToProcessId};
+pub use latency::{Latencies, LatencyHistogram};
 pub use message::{Command, Event};
 pub use payload::{Decoded, Payload, PayloadError};
 pub use process_manager::{

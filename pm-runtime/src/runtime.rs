@@ -13,6 +13,7 @@ use crate::handle::InstanceHandle;
 use crate::host::Host;
 use crate::ids::ProcessId;
 use crate::instance::mailbox::{Control, Request};
+use crate::latency::Latencies;
 use crate::message::Event;
 use crate::process_manager::ProcessManager;
 use crate::router::{Published, Router};
@@ -263,6 +264,21 @@ impl Runtime {
     /// The runtime's counters.
     pub fn stats(&self) -> Stats {
         self.inner.shared.counters.snapshot()
+    }
+
+    /// The runtime's latency histograms: event handling (mailbox to commit) and command
+    /// dispatch attempts, each with quantiles to within a factor of two.
+    ///
+    /// ```no_run
+    /// # async fn show(runtime: pm_runtime::Runtime) {
+    /// let latencies = runtime.latencies();
+    /// if let Some(p99) = latencies.event.quantile(0.99) {
+    ///     println!("99% of events committed within {p99:?}");
+    /// }
+    /// # }
+    /// ```
+    pub fn latencies(&self) -> Latencies {
+        self.inner.shared.latencies.snapshot()
     }
 
     /// Stops taking events, lets every instance handle what is already in its mailbox and

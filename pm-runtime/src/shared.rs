@@ -40,5 +40,6 @@ pub(crate) struct Shared {
     pub(crate) activity: Arc<Activity>,
     pub(crate) timers: Arc<TimerWheel>,
     pub(crate) counters: Counters,
+    pub(crate) latencies: crate::latency::Recorders,
     pub(crate) config: Config,
 }

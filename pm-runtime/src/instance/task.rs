@@ -199,8 +199,15 @@ fn start_next<P: ProcessManager>(
     let span = tracing::debug_span!("pm_command", pm = P::NAME, command_id = %command.command_id,
                                     command_type = %command.command_type);
     // A task of its own: a panicking dispatcher must not take the instance down with it.
+    let shared = Arc::clone(&host.shared);
     sending.in_flight = Some(tokio::spawn(
-        async move { dispatcher.dispatch(&command).await }.instrument(span),
+        async move {
+            let started = Instant::now();
+            let result = dispatcher.dispatch(&command).await;
+            shared.latencies.dispatch.record(started.elapsed());
+            result
+        }
+        .instrument(span),
     ));
 }
 
@@ -239,10 +246,13 @@ async fn on_request<P: ProcessManager>(instance: &mut Instance<P>, request: Requ
         } => {
             let span = tracing::debug_span!("pm_event", event_id = %event.event_id,
                                             event_type = %event.event_type);
+            let started = Instant::now();
             let result = instance
                 .on_event(&event, role, direct, Origin::Mailbox)
                 .instrument(span)
                 .await;
+            let latencies = &instance.host.shared.latencies;
+            latencies.event.record(started.elapsed());
             if let Some(reply) = reply {
                 let _ = reply.send(Answer::Done(result));
             } else if let Err(error) = result {
