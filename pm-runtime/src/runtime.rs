@@ -47,14 +47,48 @@ pub struct ParkedInstance {
 ///
 /// Cloning is cheap; every clone drives the same runtime.
 ///
-/// ```ignore
+/// ```
+/// use pm_runtime::prelude::*;
+/// use serde::{Deserialize, Serialize};
+///
+/// #[derive(Debug, Clone, Serialize, Deserialize, Event)]
+/// struct OrderPlaced { order_id: String, amount: u64 }
+/// #[derive(Debug, Clone, Serialize, Deserialize, Command)]
+/// #[command(aggregate = "payment", id = order_id)]
+/// struct ChargePayment { order_id: String, amount: u64 }
+///
+/// #[derive(Debug, Default, Serialize, Deserialize)]
+/// struct OrderFulfillment { amount: u64 }
+///
+/// #[process_manager(name = "order_fulfillment", correlate = order_id, commands(ChargePayment))]
+/// impl OrderFulfillment {
+///     #[start]
+///     fn placed(&mut self, e: &OrderPlaced) -> ChargePayment {
+///         self.amount = e.amount;
+///         ChargePayment { order_id: e.order_id.clone(), amount: e.amount }
+///     }
+/// }
+///
+/// /// The command side: here it accepts everything.
+/// struct Payments;
+/// impl CommandDispatcher for Payments {
+///     async fn dispatch(&self, _command: &CommandEnvelope) -> Result<(), DispatchError> {
+///         Ok(())
+///     }
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), pm_runtime::Error> {
 /// let runtime = Runtime::builder()
-///     .dispatcher(my_dispatcher)
+///     .dispatcher(Payments)
 ///     .register::<OrderFulfillment>()
 ///     .start()
 ///     .await?;
 /// runtime.publish(OrderPlaced { order_id: "o-1".into(), amount: 40 }).await?;
 /// runtime.settled().await;
+/// assert_eq!(runtime.state::<OrderFulfillment>("o-1").await?.amount, 40);
+/// # Ok(())
+/// # }
 /// ```
 #[derive(Clone)]
 pub struct Runtime {
