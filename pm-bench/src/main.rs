@@ -301,14 +301,25 @@ async fn memory(config: &Config) {
 
     let million = config.pick(1_000_000, 1_000_000);
     if config.quick {
-        // A million live instances take gigabytes and a good part of the quick budget: the
-        // 100k figure stands in for it (the per-instance cost does not depend on N beyond
-        // the registry's hash-table growth).
-        let line = Line::new("memory_1m")
-            .int("bytes_per_instance", alone)
-            .field("estimated", "scaled_from_100k")
-            .field("instances", million);
-        println!("{}", met(line, alone <= goal::IDLE_BYTES, "<=1024"));
+        // Quick mode measures the runtime alone at a million (hibernated instances take a few
+        // hundred megabytes and seconds); the other variants take gigabytes and are left to
+        // the full run.
+        let line = Line::new("memory_1m");
+        let line = if (alone * million as f64 * 1.3) < available_bytes().unwrap_or(0) as f64 {
+            let bytes =
+                per_idle_instance(Host::RuntimeAlone, million, publishers, live_bytes).await;
+            line.int("bytes_per_instance", bytes)
+                .dec("evoq_ratio", bytes / evoq::IDLE_BYTES)
+                .field("instances", million)
+                .field("others", "full_run_only")
+                .field_met(bytes)
+        } else {
+            line.int("bytes_per_instance", alone)
+                .field("estimated", "scaled_from_100k_(not_enough_free_memory)")
+                .field("instances", million)
+                .field_met(alone)
+        };
+        println!("{line}");
         return;
     }
     // Each variant runs alone and frees everything before the next; skip one that would not
@@ -537,6 +548,17 @@ fn ids(config: &Config) {
         .dec("uuid_v4_ns", v4)
         .field("iters", iters);
     println!("{}", met(line, ns <= goal::COMMAND_ID_NS, "<=100ns"));
+}
+
+/// The idle-memory goal on a `memory_1m` line.
+trait IdleGoal {
+    fn field_met(self, bytes: f64) -> Line;
+}
+
+impl IdleGoal for Line {
+    fn field_met(self, bytes: f64) -> Line {
+        met(self, bytes <= goal::IDLE_BYTES, "<=1024")
+    }
 }
 
 fn met(line: Line, ok: bool, goal: &str) -> Line {

@@ -67,10 +67,11 @@ async fn runtime(
     // Settle the runtime's one-off allocations before the first reading.
     runtime.settled().await;
     let before = quiet(live).await;
+    let since = runtime.stats().hibernated;
     open_all(&runtime, Arc::clone(&ids), publishers).await;
     if hibernated {
-        // Every task ends after the default `hibernate_after`; wait for all of them.
-        let since = runtime.stats().hibernated;
+        // Every task ends after the default `hibernate_after` (the first ones may while the
+        // last are still opening); wait for all of them.
         while runtime.stats().hibernated - since < n as u64 {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
