@@ -5,8 +5,11 @@ use std::path::PathBuf;
 /// The usage text, printed by `pm help` and after a usage error.
 pub(crate) const USAGE: &str = "\
 usage: pm --db PATH COMMAND [ARGS]
+       pm --db postgres://USER[:PASSWORD]@HOST[:PORT]/DB [--schema NAME] COMMAND [ARGS]
 
-Inspects the process managers in a pm-runtime store (a SQLite file).
+Inspects the process managers in a pm-runtime store: a SQLite file, or a PostgreSQL database
+(schema `public` unless --schema names another). Over PostgreSQL the inspector takes no
+partition lease and creates nothing: live runtime nodes do not see it.
 
 commands:
   pms                      process manager types: version, instances by status, events
@@ -20,7 +23,7 @@ commands:
   diagram PM               the process manager's Mermaid flowchart
   help                     this text
 
-retry and skip are for a database no runtime is using: a running runtime holds the instance
+retry and skip are for an instance no runtime is running: a running runtime holds the instance
 in memory, so use Runtime::retry_parked / skip_parked there.
 
 exit codes: 0 done, 1 the request failed (unknown instance, not parked, ...),
@@ -53,6 +56,8 @@ pub(crate) enum Command {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Args {
     pub(crate) db: Option<Database>,
+    /// The PostgreSQL schema (`--schema`), `public` when not given.
+    pub(crate) schema: String,
     pub(crate) command: Command,
 }
 
@@ -60,6 +65,7 @@ impl Args {
     /// Parses the arguments after the program name; the error is a usage message.
     pub(crate) fn parse(args: impl IntoIterator<Item = String>) -> Result<Self, String> {
         let mut db = None;
+        let mut schema = None;
         let mut status = None;
         let mut json = false;
         let mut words = Vec::new();
@@ -75,6 +81,7 @@ impl Args {
             };
             match flag.as_str() {
                 "--db" => db = Some(database(&value("--db")?)?),
+                "--schema" => schema = Some(value("--schema")?),
                 "--status" => status = Some(value("--status")?),
                 "--json" => json = true,
                 "-h" | "--help" => words.insert(0, "help".to_owned()),
@@ -88,7 +95,14 @@ impl Args {
         if db.is_none() && command != Command::Help {
             return Err("`--db PATH` is required".into());
         }
-        Ok(Self { db, command })
+        if schema.is_some() && !matches!(db, Some(Database::Postgres(_))) {
+            return Err("`--schema` goes with a PostgreSQL `--db` URL".into());
+        }
+        Ok(Self {
+            db,
+            schema: schema.unwrap_or_else(|| "public".to_owned()),
+            command,
+        })
     }
 }
 
@@ -203,6 +217,10 @@ mod tests {
         assert!(matches!(args.command, Command::Show { json: true, .. }));
         let args = parse("--db postgres://u@h/db pms").unwrap();
         assert!(matches!(args.db, Some(Database::Postgres(_))));
+        assert_eq!(args.schema, "public");
+        let args = parse("pms --schema=sagas --db postgresql://u@h/db").unwrap();
+        assert_eq!(args.schema, "sagas");
+        assert!(parse("--db x.db --schema sagas pms").is_err());
         assert_eq!(parse("--help").unwrap().command, Command::Help);
     }
 

@@ -2,177 +2,14 @@
 //! compensated instances, a command stuck in an outbox), then the binary reads and repairs it.
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
 use std::path::Path;
-use std::process::Command as Process;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use pm_runtime::prelude::*;
-use pm_runtime::{RetryPolicy, SqliteStore};
-use serde::{Deserialize, Serialize};
-
-/// Whether the audit handler fails; the test "deploys the fix" by clearing it.
-static AUDIT_BROKEN: AtomicBool = AtomicBool::new(true);
-
-#[derive(Debug, Clone, Serialize, Deserialize, Event)]
-struct Ordered {
-    id: String,
-    amount: u64,
-}
-#[derive(Debug, Clone, Serialize, Deserialize, Event)]
-struct Audit {
-    id: String,
-}
-#[derive(Debug, Clone, Serialize, Deserialize, Event)]
-struct Paid {
-    id: String,
-}
-#[derive(Debug, Clone, Serialize, Deserialize, Event)]
-struct Shipped {
-    id: String,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize, Command)]
-#[command(aggregate = "payment", id = id)]
-struct Charge {
-    id: String,
-    amount: u64,
-}
-#[derive(Debug, Clone, Serialize, Deserialize, Command)]
-#[command(aggregate = "shipping", id = id)]
-struct Ship {
-    id: String,
-}
-#[derive(Debug, Clone, Serialize, Deserialize, Command)]
-#[command(aggregate = "payment", id = id)]
-struct Refund {
-    id: String,
-}
-
-#[derive(Debug, Default, Serialize, Deserialize)]
-struct Shop {
-    amount: u64,
-    audited: bool,
-    paid: bool,
-}
-
-#[process_manager(name = "shop", correlate = id, commands(Charge, Ship, Refund))]
-impl Shop {
-    #[start]
-    fn ordered(&mut self, e: &Ordered) -> Charge {
-        self.amount = e.amount;
-        Charge {
-            id: e.id.clone(),
-            amount: e.amount,
-        }
-    }
-
-    #[handle]
-    fn audit(&mut self, _e: &Audit) {
-        if AUDIT_BROKEN.load(Ordering::SeqCst) {
-            panic!("the auditor is out");
-        }
-        self.audited = true;
-    }
-
-    #[handle]
-    fn paid(&mut self, e: &Paid) -> Ship {
-        self.paid = true;
-        Ship { id: e.id.clone() }
-    }
-
-    #[stop]
-    fn shipped(&mut self, _e: &Shipped) {}
-
-    #[compensate(Charge)]
-    fn refund(&mut self, c: &Charge) -> Refund {
-        Refund { id: c.id.clone() }
-    }
-}
-
-/// Refuses charges over 1000; the shipping side of `o-*` orders is down.
-struct Side;
-
-impl CommandDispatcher for Side {
-    async fn dispatch(&self, c: &CommandEnvelope) -> Result<(), DispatchError> {
-        if c.is::<Charge>() && c.decode::<Charge>().unwrap().amount > 1000 {
-            return Err(DispatchError::Rejected("over the limit".into()));
-        }
-        if c.is::<Ship>() && c.aggregate_id.starts_with("o-") {
-            return Err(DispatchError::Unavailable("shipping is down".into()));
-        }
-        Ok(())
-    }
-}
-
-async fn runtime(path: &Path) -> Runtime {
-    Runtime::builder()
-        .store(SqliteStore::open(path).unwrap())
-        .dispatcher(Side)
-        .handler_retry(RetryPolicy {
-            max_attempts: 1,
-            initial_backoff: Duration::from_millis(1),
-            max_backoff: Duration::from_millis(1),
-        })
-        // A failed shipment waits an hour: it is still in the outbox when the test looks.
-        .command_retry(RetryPolicy {
-            max_attempts: 10,
-            initial_backoff: Duration::from_secs(3600),
-            max_backoff: Duration::from_secs(3600),
-        })
-        .register::<Shop>()
-        .start()
-        .await
-        .unwrap()
-}
-
-/// `c-1` completed, `x-1` compensated, `o-1` running with `Ship` in its outbox, `p-1` and
-/// `p-2` parked on `Audit` with `Paid` held in their stash.
-async fn populate(path: &Path) {
-    let rt = runtime(path).await;
-    let ordered = |id: &str, amount| Ordered {
-        id: id.into(),
-        amount,
-    };
-    for id in ["c-1", "o-1", "p-1", "p-2"] {
-        rt.publish(ordered(id, 40)).await.unwrap();
-    }
-    rt.publish(ordered("x-1", 5000)).await.unwrap();
-    rt.settled().await;
-    rt.publish(Paid { id: "c-1".into() }).await.unwrap();
-    rt.publish(Shipped { id: "c-1".into() }).await.unwrap();
-    rt.publish(Paid { id: "o-1".into() }).await.unwrap();
-    for id in ["p-1", "p-2"] {
-        assert!(rt.publish(Audit { id: id.into() }).await.is_err());
-        rt.publish(Paid { id: id.into() }).await.unwrap();
-    }
-    // Wait for the shipment's first (failed) attempt: `settled` would wait for the retry.
-    for _ in 0..500 {
-        if rt.stats().command_failures >= 2 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    rt.shutdown().await.unwrap();
-}
-
-struct Output {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-fn pm(args: &[&str]) -> Output {
-    let out = Process::new(env!("CARGO_BIN_EXE_pm"))
-        .args(args)
-        .output()
-        .unwrap();
-    Output {
-        code: out.status.code().unwrap(),
-        stdout: String::from_utf8(out.stdout).unwrap(),
-        stderr: String::from_utf8(out.stderr).unwrap(),
-    }
-}
+use common::*;
+use pm_runtime::SqliteStore;
 
 fn ok(db: &Path, args: &[&str]) -> String {
     let db = db.to_str().unwrap();
@@ -193,7 +30,7 @@ fn fails(db: &Path, args: &[&str], code: i32) -> String {
 async fn pm_reads_and_repairs_a_database_the_runtime_wrote() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("sagas.db");
-    populate(&db).await;
+    populate(SqliteStore::open(&db).unwrap()).await;
 
     let pms = ok(&db, &["pms"]);
     assert!(
@@ -286,7 +123,7 @@ async fn pm_reads_and_repairs_a_database_the_runtime_wrote() {
 
     // The fix is deployed and a runtime starts on the file: both resume from their stash.
     AUDIT_BROKEN.store(false, Ordering::SeqCst);
-    let rt = runtime(&db).await;
+    let rt = runtime(SqliteStore::open(&db).unwrap()).await;
     for _ in 0..500 {
         if rt.stats().commands_dispatched >= 2 {
             break;
@@ -304,7 +141,8 @@ async fn pm_reads_and_repairs_a_database_the_runtime_wrote() {
 async fn mistakes_get_a_clear_message_and_their_exit_code() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("sagas.db");
-    runtime(&db).await.shutdown().await.unwrap();
+    let rt = runtime(SqliteStore::open(&db).unwrap()).await;
+    rt.shutdown().await.unwrap();
 
     let missing = dir.path().join("nope.db");
     let message = fails(&missing, &["pms"], 2);
@@ -326,10 +164,11 @@ async fn mistakes_get_a_clear_message_and_their_exit_code() {
     let message = fails(dir.path(), &["pms"], 2);
     assert!(message.contains("not a file"), "{message}");
 
-    let out = pm(&["--db", "postgres://user@localhost/sagas", "pms"]);
+    let db_str = db.to_str().unwrap();
+    let out = pm(&["--db", db_str, "--schema", "x", "pms"]);
     assert_eq!(out.code, 2);
     assert!(
-        out.stderr.contains("PostgreSQL URLs are not supported yet"),
+        out.stderr.contains("`--schema` goes with a PostgreSQL"),
         "{}",
         out.stderr
     );

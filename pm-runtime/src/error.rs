@@ -150,6 +150,15 @@ pub enum StoreError {
         /// The instance's partition.
         partition: u32,
     },
+    /// The store was opened to inspect a database (`PostgresStore::inspect`): it reads, and
+    /// resolves parked instances, but takes no lease and commits nothing.
+    #[error(
+        "this store was opened for inspection and cannot {operation}; a runtime's store (`PostgresStore::connect`) can"
+    )]
+    ReadOnly {
+        /// What was refused.
+        operation: &'static str,
+    },
     /// The backend failed (I/O, connection, corruption).
     #[error("store backend failed: {0}")]
     Backend(#[source] BoxError),

@@ -74,6 +74,16 @@ pub(crate) enum OpenError {
         "the database has schema version {found}, newer than version {supported} that this build knows"
     )]
     NewerSchema { found: i32, supported: i32 },
+    /// Inspection found no pm-runtime schema of that name.
+    #[error(
+        "the database has no pm-runtime schema `{0}` (check `--schema`; a runtime creates it when it first connects)"
+    )]
+    NoSchema(String),
+    /// Inspection found a schema an older build wrote; only a runtime migrates.
+    #[error(
+        "the database has schema version {found}, older than version {supported} of this build; start a runtime of this build once to migrate it, then inspect"
+    )]
+    OlderSchema { found: i32, supported: i32 },
     /// The first heartbeat failed.
     #[error("cannot take partition leases: {0}")]
     Leases(#[source] StoreError),

@@ -119,6 +119,8 @@ struct Inner {
     leases: Leases,
     /// The address without the password, for errors and logs.
     shown: String,
+    /// Opened by [`PostgresStore::inspect`]: reads only, holds no lease.
+    inspecting: bool,
     /// Dropped with the store: stops the heartbeat.
     _stop: watch::Sender<()>,
 }
@@ -213,6 +215,7 @@ impl PostgresStore {
             config,
             leases,
             shown: shown.to_owned(),
+            inspecting: false,
             _stop: stop,
             options,
         });
@@ -220,6 +223,84 @@ impl PostgresStore {
         tracing::info!(at = %shown, schema = %inner.options.schema,
                        node = %inner.options.node_id, "postgres store connected");
         Ok(Self { inner })
+    }
+
+    /// Opens the store at `url` to inspect `schema`, as the `pm` inspector does: it joins no
+    /// node set, takes and renews no lease, and neither creates nor migrates the schema, so
+    /// the live runtime nodes do not see it. Reads work (instances, outboxes, parked
+    /// instances, the registered process managers) and so does [`Store::resolve_parked`],
+    /// an offline operator action (a live runtime holding the instance should use
+    /// `Runtime::retry_parked`/`skip_parked`); commits, registrations and lease operations
+    /// fail with [`StoreError::ReadOnly`].
+    ///
+    /// Fails with [`StoreError::Open`] when the URL does not parse, the server cannot be
+    /// reached, or the schema is missing or of another version; the message names the
+    /// address without its password.
+    pub async fn inspect(url: &str, schema: &str) -> Result<Self, StoreError> {
+        let config: tokio_postgres::Config = match url.parse() {
+            Ok(config) => config,
+            Err(e) => return Err(OpenError::Url(e).at("<the given url>")),
+        };
+        let shown = redact(&config);
+        Self::open_for_inspection(config, schema, &shown)
+            .await
+            .map_err(|e| e.at(&shown))
+    }
+
+    async fn open_for_inspection(
+        mut config: tokio_postgres::Config,
+        schema: &str,
+        shown: &str,
+    ) -> Result<Self, OpenError> {
+        if !schema::valid_schema(schema) {
+            return Err(OpenError::Schema(schema.to_owned()));
+        }
+        config.options(format!("-c search_path={schema}"));
+        if config.get_application_name().is_none() {
+            config.application_name("pm-inspect");
+        }
+        let manager = Manager::from_config(
+            config.clone(),
+            NoTls,
+            ManagerConfig {
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
+        let pool = Pool::builder(manager).max_size(2).build()?;
+        let client = pool.get().await?;
+        let partitions = schema::check(&client, schema).await?;
+        drop(client);
+        let options = PostgresOptions {
+            schema: schema.to_owned(),
+            node_id: format!("inspector-{}", uuid::Uuid::new_v4()),
+            partitions,
+            ..PostgresOptions::default()
+        };
+        let leases = Leases::new(
+            options.node_id.clone(),
+            options.partitions,
+            options.lease_ttl,
+        );
+        let (stop, _) = watch::channel(());
+        Ok(Self {
+            inner: Arc::new(Inner {
+                pool,
+                config,
+                leases,
+                shown: shown.to_owned(),
+                inspecting: true,
+                _stop: stop,
+                options,
+            }),
+        })
+    }
+
+    /// Refuses `operation` on a store opened by [`PostgresStore::inspect`].
+    fn writable(&self, operation: &'static str) -> Result<(), StoreError> {
+        if self.inner.inspecting {
+            return Err(StoreError::ReadOnly { operation });
+        }
+        Ok(())
     }
 
     /// This node's id in the lease table.
@@ -250,6 +331,7 @@ impl PostgresStore {
     /// Runs one heartbeat now: renews this node's leases, claims its fair share, releases
     /// any surplus. The background task does this every [`PostgresOptions::heartbeat`].
     pub async fn rebalance(&self) -> Result<(), StoreError> {
+        self.writable("take partition leases")?;
         let client = self.inner.pool.get().await?;
         self.inner.leases.heartbeat(&**client).await
     }
@@ -258,6 +340,7 @@ impl PostgresStore {
     /// partitions at their next heartbeat rather than after the lease expires. Call it on an
     /// orderly shutdown, after the runtime's; later commits through this store are fenced.
     pub async fn release(&self) -> Result<(), StoreError> {
+        self.writable("release partition leases")?;
         let client = self.inner.pool.get().await?;
         self.inner.leases.release_all(&**client).await
     }
@@ -328,6 +411,7 @@ impl Store for PostgresStore {
 
     fn commit(&self, commit: Commit) -> StoreFuture<'_, ()> {
         Box::pin(async move {
+            self.writable("commit")?;
             let pm = commit.pm;
             let process_id = commit.process_id.clone();
             let partition = partition_of(pm, process_id.as_str(), self.inner.leases.partitions);
@@ -382,6 +466,7 @@ impl Store for PostgresStore {
     fn purge_finished(&self, pm: &str, before_ms: u64) -> StoreFuture<'_, u64> {
         let pm = pm.to_owned();
         Box::pin(async move {
+            self.writable("purge finished instances")?;
             let mut client = self.inner.pool.get().await?;
             queries::purge_finished(&mut client, &pm, before_ms).await
         })
@@ -394,6 +479,7 @@ impl Store for PostgresStore {
     fn register(&self, info: &ProcessManagerInfo) -> StoreFuture<'_, ()> {
         let info = info.clone();
         Box::pin(async move {
+            self.writable("register a process manager")?;
             let client = self.inner.pool.get().await?;
             queries::register(&**client, &info).await?;
             self.inner.leases.manage(&**client, &info.name).await
@@ -426,6 +512,7 @@ impl Store for PostgresStore {
     }
 
     fn ownership(&self) -> Option<watch::Receiver<u64>> {
-        Some(self.inner.leases.subscribe())
+        // An inspecting store owns nothing and never will.
+        (!self.inner.inspecting).then(|| self.inner.leases.subscribe())
     }
 }

@@ -176,6 +176,42 @@ pub(crate) async fn migrate(
     Ok(())
 }
 
+/// For inspection: checks that `schema` holds this build's tables, without creating or
+/// migrating anything, and returns its partition count.
+pub(crate) async fn check(client: &Client, schema: &str) -> Result<u32, OpenError> {
+    let exists: bool = client
+        .query_one(
+            "SELECT EXISTS (SELECT 1 FROM pg_tables WHERE schemaname = $1 AND tablename = 'pm_schema')",
+            &[&schema],
+        )
+        .await?
+        .get(0);
+    if !exists {
+        return Err(OpenError::NoSchema(schema.to_owned()));
+    }
+    let version: i32 = client
+        .query_one("SELECT version FROM pm_schema", &[])
+        .await?
+        .get(0);
+    if version > LATEST {
+        return Err(OpenError::NewerSchema {
+            found: version,
+            supported: LATEST,
+        });
+    }
+    if version < LATEST {
+        return Err(OpenError::OlderSchema {
+            found: version,
+            supported: LATEST,
+        });
+    }
+    let partitions: i64 = client
+        .query_one("SELECT value FROM pm_setting WHERE key = 'partitions'", &[])
+        .await?
+        .get(0);
+    Ok(u32::try_from(partitions).unwrap_or(0))
+}
+
 #[cfg(test)]
 mod tests {
     use super::valid_schema;
