@@ -6,7 +6,7 @@
 mod common;
 
 use common::*;
-use pm_runtime::{PostgresOptions, PostgresStore};
+use pm_runtime::{PostgresOptions, PostgresStore, ProcessId, Store, StoreError};
 
 fn url() -> String {
     std::env::var("PM_TEST_POSTGRES_URL").unwrap_or_else(|_| {
@@ -39,18 +39,53 @@ fn ok(schema: &str, args: &[&str]) -> String {
     out.stdout
 }
 
-/// Lease and node rows of inspectors: there must never be any.
-async fn inspector_rows(client: &tokio_postgres::Client, schema: &str) -> i64 {
+/// A fresh schema name, and a guard that drops the schema when the test ends, passed or not.
+fn fresh_schema(what: &str) -> (String, DropSchema) {
+    let schema = format!("pm_cli_{what}_{}", uuid::Uuid::new_v4().simple());
+    (schema.clone(), DropSchema(schema))
+}
+
+struct DropSchema(String);
+
+impl Drop for DropSchema {
+    fn drop(&mut self) {
+        // Drop runs inside the test's tokio runtime, which cannot be blocked on: a thread
+        // with its own runtime does the asynchronous cleanup.
+        let schema = self.0.clone();
+        let dropped = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async {
+                let sql = format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE");
+                client().await.batch_execute(&sql).await
+            })
+        })
+        .join();
+        if !matches!(dropped, Ok(Ok(()))) {
+            eprintln!("could not drop schema {}: {dropped:?}", self.0);
+        }
+    }
+}
+
+/// Every node and lease row of `schema`, in order: what the inspector must leave untouched.
+async fn ownership_rows(client: &tokio_postgres::Client, schema: &str) -> Vec<String> {
     let sql = format!(
-        "SELECT (SELECT count(*) FROM \"{schema}\".pm_node WHERE node_id LIKE 'inspector-%')
-              + (SELECT count(*) FROM \"{schema}\".pm_lease WHERE owner LIKE 'inspector-%')"
+        "SELECT 'node ' || node_id || ' ' || heartbeat_at::text FROM \"{schema}\".pm_node
+         UNION ALL
+         SELECT format('lease %s/%s owner=%s epoch=%s expires=%s', pm, partition, owner, epoch,
+                       expires_at)
+           FROM \"{schema}\".pm_lease
+         ORDER BY 1"
     );
-    client.query_one(&sql, &[]).await.unwrap().get(0)
+    let rows = client.query(&sql, &[]).await.unwrap();
+    rows.iter().map(|r| r.get(0)).collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pm_reads_and_repairs_a_postgres_schema_without_taking_a_lease() {
-    let schema = format!("pm_cli_{}", uuid::Uuid::new_v4().simple());
+    let (schema, _drop) = fresh_schema("repair");
     let options = PostgresOptions {
         schema: schema.clone(),
         ..PostgresOptions::default()
@@ -61,6 +96,11 @@ async fn pm_reads_and_repairs_a_postgres_schema_without_taking_a_lease() {
     populate(store.clone()).await;
     store.release().await.unwrap();
     let client = client().await;
+    let before = ownership_rows(&client, &schema).await;
+    assert!(
+        before.iter().any(|row| row.starts_with("lease shop/")),
+        "the runtime's leases are there to compare with: {before:?}"
+    );
 
     let pms = ok(&schema, &["pms"]);
     assert!(
@@ -94,40 +134,83 @@ async fn pm_reads_and_repairs_a_postgres_schema_without_taking_a_lease() {
     assert!(refused.stderr.contains("is running, not parked"));
 
     assert_eq!(
-        inspector_rows(&client, &schema).await,
-        0,
-        "the inspector joined no node set and took no lease"
+        ownership_rows(&client, &schema).await,
+        before,
+        "the inspector joined no node set and took, renewed or released no lease"
     );
 
-    // The inspecting store itself refuses what would change ownership or state.
+    // The inspecting store itself refuses what would change ownership or write as a node.
     let inspector = PostgresStore::inspect(&url(), &schema).await.unwrap();
-    let refused = inspector.rebalance().await.unwrap_err();
+    let info = inspector.process_managers().await.unwrap().remove(0);
+    let refusals = [
+        inspector.rebalance().await.unwrap_err(),
+        inspector.release().await.unwrap_err(),
+        inspector.register(&info).await.unwrap_err(),
+        inspector
+            .purge_finished("shop", u64::MAX)
+            .await
+            .unwrap_err(),
+    ];
+    for refused in refusals {
+        assert!(matches!(refused, StoreError::ReadOnly { .. }), "{refused}");
+        assert!(
+            refused.to_string().contains("opened for inspection"),
+            "{refused}"
+        );
+    }
+    assert!(inspector.ownership().is_none());
+    assert!(!inspector.owns("shop", &ProcessId::new("c-1")));
+    // Nothing was purged: the completed instance is still there.
     assert!(
-        matches!(refused, pm_runtime::StoreError::ReadOnly { .. }),
-        "{refused}"
+        inspector
+            .load("shop", &ProcessId::new("c-1"))
+            .await
+            .unwrap()
+            .is_some()
     );
-    assert!(
-        refused.to_string().contains("opened for inspection"),
-        "{refused}"
-    );
-    assert_eq!(inspector_rows(&client, &schema).await, 0);
-
-    client
-        .batch_execute(&format!("DROP SCHEMA \"{schema}\" CASCADE"))
-        .await
-        .unwrap();
+    assert_eq!(ownership_rows(&client, &schema).await, before);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_schemas_and_unreachable_servers_exit_2_without_the_password() {
-    let out = pm_on("pm_cli_no_such_schema", &["pms"]);
-    assert_eq!(out.code, 2, "{}", out.stderr);
-    assert!(
-        out.stderr
-            .contains("no pm-runtime schema `pm_cli_no_such_schema`"),
-        "{}",
-        out.stderr
+    let client = client().await;
+    let fails = |schema: &str, expected: &str| {
+        let out = pm_on(schema, &["pms"]);
+        assert_eq!(out.code, 2, "{schema}: {}", out.stderr);
+        assert!(out.stderr.contains(expected), "{schema}: {}", out.stderr);
+        assert!(out.stdout.is_empty(), "{}", out.stdout);
+    };
+
+    let (missing, _drop_missing) = fresh_schema("missing");
+    fails(&missing, &format!("no pm-runtime schema `{missing}`"));
+
+    // A schema that exists but holds someone else's tables, one of them named `pm_schema`.
+    let (foreign, _drop_foreign) = fresh_schema("foreign");
+    client
+        .batch_execute(&format!(
+            "CREATE SCHEMA \"{foreign}\"; CREATE TABLE \"{foreign}\".pm_schema (name text)"
+        ))
+        .await
+        .unwrap();
+    fails(
+        &foreign,
+        &format!("schema `{foreign}` is not a pm-runtime schema"),
     );
+
+    // A schema a newer build migrated.
+    let (newer, _drop_newer) = fresh_schema("newer");
+    let options = PostgresOptions {
+        schema: newer.clone(),
+        ..PostgresOptions::default()
+    };
+    let store = PostgresStore::connect(&url(), options).await.unwrap();
+    store.release().await.unwrap();
+    drop(store);
+    client
+        .batch_execute(&format!("UPDATE \"{newer}\".pm_schema SET version = 99"))
+        .await
+        .unwrap();
+    fails(&newer, "schema version 99, newer than version");
 
     let out = pm_on("Not-An-Identifier", &["pms"]);
     assert_eq!(out.code, 2);

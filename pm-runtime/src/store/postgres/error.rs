@@ -76,9 +76,12 @@ pub(crate) enum OpenError {
     NewerSchema { found: i32, supported: i32 },
     /// Inspection found no pm-runtime schema of that name.
     #[error(
-        "the database has no pm-runtime schema `{0}` (check `--schema`; a runtime creates it when it first connects)"
+        "the database has no pm-runtime schema `{0}` (is the name right? a runtime creates it when it first connects)"
     )]
     NoSchema(String),
+    /// Inspection found a `pm_schema` table that is not the one this build writes.
+    #[error("schema `{schema}` is not a pm-runtime schema: {why}")]
+    NotOurs { schema: String, why: String },
     /// Inspection found a schema an older build wrote; only a runtime migrates.
     #[error(
         "the database has schema version {found}, older than version {supported} of this build; start a runtime of this build once to migrate it, then inspect"

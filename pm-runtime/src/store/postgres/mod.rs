@@ -81,6 +81,10 @@ impl Default for PostgresOptions {
     }
 }
 
+/// How long [`PostgresStore::inspect`] waits for the server when the URL sets no
+/// `connect_timeout`.
+const INSPECT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// A durable [`Store`] in PostgreSQL, shared by any number of runtime nodes.
 ///
 /// ```no_run
@@ -227,15 +231,34 @@ impl PostgresStore {
 
     /// Opens the store at `url` to inspect `schema`, as the `pm` inspector does: it joins no
     /// node set, takes and renews no lease, and neither creates nor migrates the schema, so
-    /// the live runtime nodes do not see it. Reads work (instances, outboxes, parked
-    /// instances, the registered process managers) and so does [`Store::resolve_parked`],
-    /// an offline operator action (a live runtime holding the instance should use
-    /// `Runtime::retry_parked`/`skip_parked`); commits, registrations and lease operations
-    /// fail with [`StoreError::ReadOnly`].
+    /// the live runtime nodes do not see it and keep their fair share of the partitions.
+    ///
+    /// Reads work: [`Store::load`], [`Store::instances`], [`Store::unfinished`],
+    /// [`Store::due_timers`] and [`Store::process_managers`]. So does
+    /// [`Store::resolve_parked`], an offline operator action with the same semantics as on
+    /// SQLite: it is not fenced, so use it on an instance no runtime is running (a live
+    /// runtime holds its instances in memory: use `Runtime::retry_parked`/`skip_parked`
+    /// there). What would change ownership or write state as a node — [`Store::commit`],
+    /// [`Store::register`], [`Store::purge_finished`], [`PostgresStore::rebalance`],
+    /// [`PostgresStore::release`] — fails with [`StoreError::ReadOnly`]. The store owns no
+    /// partition ([`Store::owns`] is `false`), so an event reader on it reads nothing.
     ///
     /// Fails with [`StoreError::Open`] when the URL does not parse, the server cannot be
-    /// reached, or the schema is missing or of another version; the message names the
-    /// address without its password.
+    /// reached (within 10 s unless the URL sets `connect_timeout`), or the schema is
+    /// missing, not a pm-runtime schema, or of another version than this build's; the
+    /// message names the address without its password.
+    ///
+    /// ```no_run
+    /// use pm_runtime::{PostgresStore, Store};
+    ///
+    /// # async fn look() -> Result<(), pm_runtime::StoreError> {
+    /// let store = PostgresStore::inspect("postgres://ops@db:5432/app", "sagas").await?;
+    /// for pm in store.process_managers().await? {
+    ///     println!("{}: {} instances", pm.name, store.instances(&pm.name).await?.len());
+    /// }
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn inspect(url: &str, schema: &str) -> Result<Self, StoreError> {
         let config: tokio_postgres::Config = match url.parse() {
             Ok(config) => config,
@@ -258,6 +281,11 @@ impl PostgresStore {
         config.options(format!("-c search_path={schema}"));
         if config.get_application_name().is_none() {
             config.application_name("pm-inspect");
+        }
+        // An operator at a terminal: a server that drops packets should fail in seconds,
+        // not hang (the URL's `connect_timeout` wins when given).
+        if config.get_connect_timeout().is_none() {
+            config.connect_timeout(INSPECT_CONNECT_TIMEOUT);
         }
         let manager = Manager::from_config(
             config.clone(),

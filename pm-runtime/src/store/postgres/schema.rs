@@ -176,23 +176,52 @@ pub(crate) async fn migrate(
     Ok(())
 }
 
+/// The tables [`V1`] creates besides `pm_schema`: what an inspector expects to find.
+const TABLES: &[&str] = &[
+    "pm_setting",
+    "pm_instance",
+    "pm_timer",
+    "pm_type",
+    "pm_node",
+    "pm_lease",
+    "pm_events",
+];
+
 /// For inspection: checks that `schema` holds this build's tables, without creating or
-/// migrating anything, and returns its partition count.
+/// migrating anything (an inspector must leave the database as it found it), and returns
+/// the partition count the nodes use.
 pub(crate) async fn check(client: &Client, schema: &str) -> Result<u32, OpenError> {
-    let exists: bool = client
-        .query_one(
-            "SELECT EXISTS (SELECT 1 FROM pg_tables WHERE schemaname = $1 AND tablename = 'pm_schema')",
+    let present: Vec<String> = client
+        .query(
+            "SELECT tablename::text FROM pg_tables WHERE schemaname = $1",
             &[&schema],
         )
         .await?
-        .get(0);
-    if !exists {
+        .into_iter()
+        .map(|row| row.get(0))
+        .collect();
+    if !present.iter().any(|t| t == "pm_schema") {
         return Err(OpenError::NoSchema(schema.to_owned()));
     }
-    let version: i32 = client
-        .query_one("SELECT version FROM pm_schema", &[])
-        .await?
-        .get(0);
+    let not_ours = |why: String| OpenError::NotOurs {
+        schema: schema.to_owned(),
+        why,
+    };
+    // Another application's `pm_schema` may lack the column or the row: that is a schema
+    // that is not ours, not a failure of the server.
+    let version: Option<i32> = match client
+        .query_opt("SELECT version FROM pm_schema WHERE id = 1", &[])
+        .await
+    {
+        Ok(row) => row.map(|r| r.try_get(0)).transpose().ok().flatten(),
+        Err(e) if is_undefined(&e) => None,
+        Err(e) => return Err(e.into()),
+    };
+    let Some(version) = version else {
+        return Err(not_ours(
+            "its `pm_schema` table holds no pm-runtime version".into(),
+        ));
+    };
     if version > LATEST {
         return Err(OpenError::NewerSchema {
             found: version,
@@ -205,11 +234,34 @@ pub(crate) async fn check(client: &Client, schema: &str) -> Result<u32, OpenErro
             supported: LATEST,
         });
     }
-    let partitions: i64 = client
-        .query_one("SELECT value FROM pm_setting WHERE key = 'partitions'", &[])
+    let missing: Vec<&str> = (TABLES.iter().copied())
+        .filter(|t| !present.iter().any(|p| p == t))
+        .collect();
+    if !missing.is_empty() {
+        return Err(not_ours(format!(
+            "table(s) {} are missing",
+            missing.join(", ")
+        )));
+    }
+    let partitions: Option<i64> = client
+        .query_opt("SELECT value FROM pm_setting WHERE key = 'partitions'", &[])
         .await?
-        .get(0);
-    Ok(u32::try_from(partitions).unwrap_or(0))
+        .map(|r| r.get(0));
+    // A count a runtime could not have written would make every partition lookup wrong.
+    match partitions.and_then(|p| u32::try_from(p).ok()) {
+        Some(p) if p.is_power_of_two() && p <= 65_536 => Ok(p),
+        _ => Err(not_ours(format!(
+            "its partition count setting is {}",
+            partitions.map_or_else(|| "missing".to_owned(), |p| p.to_string())
+        ))),
+    }
+}
+
+/// Whether `e` says a table or column does not exist (SQLSTATE 42P01 or 42703).
+fn is_undefined(e: &tokio_postgres::Error) -> bool {
+    use tokio_postgres::error::SqlState;
+    e.code()
+        .is_some_and(|c| *c == SqlState::UNDEFINED_TABLE || *c == SqlState::UNDEFINED_COLUMN)
 }
 
 #[cfg(test)]
