@@ -17,23 +17,25 @@ use crate::store::{
 /// stash.
 pub(crate) fn apply_commit(conn: &Connection, c: &EncodedCommit) -> Result<(), StoreError> {
     let key = (c.pm, c.process_id.as_str());
-    let found: Option<u64> = conn
-        .prepare_cached("SELECT revision FROM pm_instance WHERE pm = ?1 AND process_id = ?2")?
-        .query_row(key, |row| row.get(0))
-        .optional()?;
-    let found = found.unwrap_or(0);
-    if found.checked_add(1) != Some(c.revision) {
+    // The revision check is the write's own condition: an insert of revision 1 finds no row,
+    // an update matches only the revision before this one. The stored revision is read only
+    // to report a conflict.
+    let written = if c.revision == 1 {
+        insert_instance(conn, c)?
+    } else {
+        update_instance(conn, c)?
+    };
+    if !written {
+        let found: Option<u64> = conn
+            .prepare_cached("SELECT revision FROM pm_instance WHERE pm = ?1 AND process_id = ?2")?
+            .query_row(key, |row| row.get(0))
+            .optional()?;
         return Err(StoreError::Conflict {
             pm: c.pm.to_owned(),
             process_id: c.process_id.clone(),
             expected: c.revision.saturating_sub(1),
-            found,
+            found: found.unwrap_or(0),
         });
-    }
-    if found == 0 {
-        insert_instance(conn, c)?;
-    } else {
-        update_instance(conn, c)?;
     }
     if let Some(event_id) = &c.handled {
         conn.prepare_cached(
@@ -41,27 +43,35 @@ pub(crate) fn apply_commit(conn: &Connection, c: &EncodedCommit) -> Result<(), S
         )?
         .execute((key.0, key.1, event_id))?;
     }
-    let mut enqueue = conn.prepare_cached(
-        "INSERT INTO pm_outbox (pm, process_id, command_id, envelope) VALUES (?1, ?2, ?3, ?4)",
-    )?;
-    for (command_id, envelope) in &c.enqueue {
-        enqueue.execute((key.0, key.1, command_id, envelope))?;
+    // Each statement is looked up in the cache only when the commit has rows for it: most
+    // commits carry a state and a handled event id, nothing else.
+    if !c.enqueue.is_empty() {
+        let mut enqueue = conn.prepare_cached(
+            "INSERT INTO pm_outbox (pm, process_id, command_id, envelope) VALUES (?1, ?2, ?3, ?4)",
+        )?;
+        for (command_id, envelope) in &c.enqueue {
+            enqueue.execute((key.0, key.1, command_id, envelope))?;
+        }
     }
     for (command_id, settlement) in &c.settle {
         settle(conn, c, command_id, *settlement)?;
     }
-    let mut unschedule = conn.prepare_cached(
-        "DELETE FROM pm_timer WHERE pm = ?1 AND process_id = ?2 AND timer_id = ?3",
-    )?;
-    for timer_id in &c.unschedule {
-        unschedule.execute((key.0, key.1, timer_id))?;
+    if !c.unschedule.is_empty() {
+        let mut unschedule = conn.prepare_cached(
+            "DELETE FROM pm_timer WHERE pm = ?1 AND process_id = ?2 AND timer_id = ?3",
+        )?;
+        for timer_id in &c.unschedule {
+            unschedule.execute((key.0, key.1, timer_id))?;
+        }
     }
-    let mut schedule = conn.prepare_cached(
-        "INSERT INTO pm_timer (pm, process_id, timer_id, due_at_ms, event) \
-         VALUES (?1, ?2, ?3, ?4, ?5)",
-    )?;
-    for t in &c.schedule {
-        schedule.execute((key.0, key.1, &t.timer_id, t.due_at_ms, &t.event))?;
+    if !c.schedule.is_empty() {
+        let mut schedule = conn.prepare_cached(
+            "INSERT INTO pm_timer (pm, process_id, timer_id, due_at_ms, event) \
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+        )?;
+        for t in &c.schedule {
+            schedule.execute((key.0, key.1, &t.timer_id, t.due_at_ms, &t.event))?;
+        }
     }
     if c.unstash > 0 {
         conn.prepare_cached(
@@ -70,62 +80,70 @@ pub(crate) fn apply_commit(conn: &Connection, c: &EncodedCommit) -> Result<(), S
         )?
         .execute((key.0, key.1, c.unstash))?;
     }
-    let mut stash =
-        conn.prepare_cached("INSERT INTO pm_stash (pm, process_id, event) VALUES (?1, ?2, ?3)")?;
-    for event in &c.stash {
-        stash.execute((key.0, key.1, event))?;
+    if !c.stash.is_empty() {
+        let mut stash = conn
+            .prepare_cached("INSERT INTO pm_stash (pm, process_id, event) VALUES (?1, ?2, ?3)")?;
+        for event in &c.stash {
+            stash.execute((key.0, key.1, event))?;
+        }
     }
     Ok(())
 }
 
-fn insert_instance(conn: &Connection, c: &EncodedCommit) -> Result<(), StoreError> {
+/// Creates the instance at revision 1; false (and nothing written) when it already exists.
+fn insert_instance(conn: &Connection, c: &EncodedCommit) -> Result<bool, StoreError> {
     let dead_letter = match &c.dead_letter {
         Change::Set(record) => Some(record.as_str()),
         Change::Keep | Change::Clear => None,
     };
-    conn.prepare_cached(
-        "INSERT INTO pm_instance (pm, process_id, status, revision, state, state_version, \
-         updated_at_ms, dead_letter) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-    )?
-    .execute(params![
-        c.pm,
-        c.process_id.as_str(),
-        c.status,
-        c.revision,
-        c.state.as_deref().unwrap_or_default(),
-        c.state_version,
-        c.at_ms,
-        dead_letter,
-    ])?;
-    Ok(())
+    let inserted = conn
+        .prepare_cached(
+            "INSERT INTO pm_instance (pm, process_id, status, revision, state, state_version, \
+         updated_at_ms, dead_letter) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) \
+         ON CONFLICT (pm, process_id) DO NOTHING",
+        )?
+        .execute(params![
+            c.pm,
+            c.process_id.as_str(),
+            c.status,
+            c.revision,
+            c.state.as_deref().unwrap_or_default(),
+            c.state_version,
+            c.at_ms,
+            dead_letter,
+        ])?;
+    Ok(inserted == 1)
 }
 
-fn update_instance(conn: &Connection, c: &EncodedCommit) -> Result<(), StoreError> {
+/// Moves the instance from the revision before `c`'s to `c`'s; false (and nothing written)
+/// when the stored revision is another.
+fn update_instance(conn: &Connection, c: &EncodedCommit) -> Result<bool, StoreError> {
     let (change_dead_letter, dead_letter) = match &c.dead_letter {
         Change::Keep => (false, None),
         Change::Set(record) => (true, Some(record.as_str())),
         Change::Clear => (true, None),
     };
     // A `NULL` state means "unchanged": the state and the version that wrote it stay together.
-    conn.prepare_cached(
-        "UPDATE pm_instance SET status = ?3, revision = ?4, updated_at_ms = ?5, \
+    let updated = conn
+        .prepare_cached(
+            "UPDATE pm_instance SET status = ?3, revision = ?4, updated_at_ms = ?5, \
          state = coalesce(?6, state), \
          state_version = CASE WHEN ?6 IS NULL THEN state_version ELSE ?7 END, \
          dead_letter = CASE WHEN ?8 THEN ?9 ELSE dead_letter END \
-         WHERE pm = ?1 AND process_id = ?2",
-    )?
-    .execute(params![
-        c.pm,
-        c.process_id.as_str(),
-        c.status,
-        c.revision,
-        c.at_ms,
-        c.state.as_deref(),
-        c.state_version,
-        change_dead_letter,
-        dead_letter,
-    ])?;
-    Ok(())
+         WHERE pm = ?1 AND process_id = ?2 AND revision = ?4 - 1",
+        )?
+        .execute(params![
+            c.pm,
+            c.process_id.as_str(),
+            c.status,
+            c.revision,
+            c.at_ms,
+            c.state.as_deref(),
+            c.state_version,
+            change_dead_letter,
+            dead_letter,
+        ])?;
+    Ok(updated == 1)
 }
 
 /// Moves the first outbox entry with `command_id` to the completed log, or drops it; an id

@@ -8,7 +8,7 @@
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
-use rusqlite::{Connection, Transaction, TransactionBehavior};
+use rusqlite::{Connection, TransactionBehavior};
 use tokio::sync::{mpsc, oneshot};
 
 use super::apply::{apply_commit, purge_finished, register, resolve_parked};
@@ -184,7 +184,7 @@ fn run(mut conn: Connection, mut requests: mpsc::Receiver<Request>, max_group: u
 /// must be retried (returned) because SQLite rolled the whole transaction back over another
 /// request's failure.
 fn write_group(conn: &mut Connection, group: Vec<Request>) -> Vec<Request> {
-    let mut tx = match conn.transaction_with_behavior(TransactionBehavior::Immediate) {
+    let tx = match conn.transaction_with_behavior(TransactionBehavior::Immediate) {
         Ok(tx) => tx,
         Err(error) => {
             fail_all(group, &Arc::new(error));
@@ -194,7 +194,7 @@ fn write_group(conn: &mut Connection, group: Vec<Request>) -> Vec<Request> {
     let mut done: Vec<(Request, Result<u64, StoreError>)> = Vec::with_capacity(group.len());
     let mut pending = group.into_iter();
     while let Some(request) = pending.next() {
-        let result = in_savepoint(&mut tx, &request.work);
+        let result = in_savepoint(&tx, &request.work);
         // Some errors (disk full, I/O) make SQLite abandon the whole transaction, taking the
         // earlier savepoints with it: the culprit gets its error, the rest go round again.
         if result.is_err() && tx.is_autocommit() {
@@ -224,12 +224,34 @@ fn write_group(conn: &mut Connection, group: Vec<Request>) -> Vec<Request> {
 }
 
 /// Runs one request inside a savepoint, so its failure undoes only its own changes.
-fn in_savepoint(tx: &mut Transaction<'_>, work: &Work) -> Result<u64, StoreError> {
-    let savepoint = tx.savepoint()?;
-    // On an error the savepoint is dropped, which rolls back to it and releases it.
-    let answer = work.apply(&savepoint)?;
-    savepoint.commit()?;
-    Ok(answer)
+///
+/// The savepoint statements are prepared once and cached; rusqlite's `Savepoint` prepares
+/// them again for every request.
+fn in_savepoint(conn: &Connection, work: &Work) -> Result<u64, StoreError> {
+    run_cached(conn, "SAVEPOINT pm_work")?;
+    match work.apply(conn) {
+        Ok(answer) => {
+            run_cached(conn, "RELEASE pm_work")?;
+            Ok(answer)
+        }
+        Err(error) => {
+            // Undo this request alone. After an error that made SQLite abandon the whole
+            // transaction there is nothing left to roll back to; the caller sees that.
+            if !conn.is_autocommit() {
+                let undone = run_cached(conn, "ROLLBACK TO pm_work")
+                    .and_then(|()| run_cached(conn, "RELEASE pm_work"));
+                if let Err(undo) = undone {
+                    tracing::error!(%undo, "sqlite could not roll a failed commit back");
+                }
+            }
+            Err(error)
+        }
+    }
+}
+
+fn run_cached(conn: &Connection, sql: &str) -> Result<(), StoreError> {
+    conn.prepare_cached(sql)?.execute([])?;
+    Ok(())
 }
 
 fn fail_all(group: Vec<Request>, error: &Arc<rusqlite::Error>) {
@@ -323,6 +345,25 @@ mod tests {
         a_answer.try_recv().unwrap().unwrap();
         c_answer.try_recv().unwrap().unwrap();
         assert_eq!(revisions(&conn), [("a".to_owned(), 1), ("c".to_owned(), 1)]);
+    }
+
+    #[test]
+    fn a_request_that_fails_halfway_leaves_nothing_and_the_rest_commit() {
+        let mut conn = store();
+        let (a, mut a_answer) = commit("a", 1);
+        // Writes an instance row, then fails: its savepoint takes the row back.
+        const HALF: &str = "INSERT INTO pm_instance (pm, process_id, status, revision, state, \
+             state_version, updated_at_ms) VALUES ('pm', 'half', 'running', 1, x'7b7d', 1, 1)";
+        let (half, mut half_answer) = request(Work::Fail(HALF));
+        let (c, mut c_answer) = commit("c", 1);
+        assert!(write_group(&mut conn, vec![a, half, c]).is_empty());
+        assert!(half_answer.try_recv().unwrap().is_err());
+        a_answer.try_recv().unwrap().unwrap();
+        c_answer.try_recv().unwrap().unwrap();
+        assert_eq!(revisions(&conn), [("a".to_owned(), 1), ("c".to_owned(), 1)]);
+        // The statement itself is sound: it was the failure after it that undid it.
+        conn.execute_batch(HALF).unwrap();
+        assert_eq!(revisions(&conn).len(), 3);
     }
 
     #[tokio::test]
