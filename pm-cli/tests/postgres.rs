@@ -239,6 +239,26 @@ async fn bad_schemas_and_unreachable_servers_exit_2_without_the_password() {
     );
     assert!(!out.stderr.contains("hunter2secret"), "{}", out.stderr);
 
+    // A server that accepts the connection and never answers: the inspector gives up at the
+    // URL's `connect_timeout` instead of hanging.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = silent.local_addr().unwrap().port();
+    let started = std::time::Instant::now();
+    let out = pm(&[
+        "--db",
+        &format!("postgres://postgres:hunter2secret@127.0.0.1:{port}/test?connect_timeout=1"),
+        "pms",
+    ]);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("did not answer within 1 s"),
+        "{}",
+        out.stderr
+    );
+    assert!(!out.stderr.contains("hunter2secret"), "{}", out.stderr);
+    assert!(started.elapsed() < std::time::Duration::from_secs(10));
+    drop(silent);
+
     let out = pm(&["--db", "postgres://[bad", "pms"]);
     assert_eq!(out.code, 2, "{}", out.stderr);
     assert!(out.stdout.is_empty());

@@ -87,6 +87,11 @@ pub(crate) enum OpenError {
         "the database has schema version {found}, older than version {supported} of this build; start a runtime of this build once to migrate it, then inspect"
     )]
     OlderSchema { found: i32, supported: i32 },
+    /// Inspection: the server did not answer in time.
+    #[error(
+        "the server did not answer within {seconds} s (set `connect_timeout` in the URL to wait longer)"
+    )]
+    NoAnswer { seconds: f64 },
     /// The first heartbeat failed.
     #[error("cannot take partition leases: {0}")]
     Leases(#[source] StoreError),

@@ -244,9 +244,9 @@ impl PostgresStore {
     /// partition ([`Store::owns`] is `false`), so an event reader on it reads nothing.
     ///
     /// Fails with [`StoreError::Open`] when the URL does not parse, the server cannot be
-    /// reached (within 10 s unless the URL sets `connect_timeout`), or the schema is
-    /// missing, not a pm-runtime schema, or of another version than this build's; the
-    /// message names the address without its password.
+    /// reached or does not answer (within 10 s unless the URL sets `connect_timeout`), or
+    /// the schema is missing, not a pm-runtime schema, or of another version than this
+    /// build's; the message names the address without its password.
     ///
     /// ```no_run
     /// use pm_runtime::{PostgresStore, Store};
@@ -282,11 +282,15 @@ impl PostgresStore {
         if config.get_application_name().is_none() {
             config.application_name("pm-inspect");
         }
-        // An operator at a terminal: a server that drops packets should fail in seconds,
-        // not hang (the URL's `connect_timeout` wins when given).
-        if config.get_connect_timeout().is_none() {
-            config.connect_timeout(INSPECT_CONNECT_TIMEOUT);
-        }
+        // An operator at a terminal: a server that drops packets or never answers should
+        // fail in seconds, not hang (the URL's `connect_timeout` wins when given).
+        // `connect_timeout` only bounds the TCP connect, so the whole first exchange is
+        // bounded below as well.
+        let wait = config
+            .get_connect_timeout()
+            .copied()
+            .unwrap_or(INSPECT_CONNECT_TIMEOUT);
+        config.connect_timeout(wait);
         let manager = Manager::from_config(
             config.clone(),
             NoTls,
@@ -295,9 +299,16 @@ impl PostgresStore {
             },
         );
         let pool = Pool::builder(manager).max_size(2).build()?;
-        let client = pool.get().await?;
-        let partitions = schema::check(&client, schema).await?;
-        drop(client);
+        let first = async {
+            let client = pool.get().await?;
+            schema::check(&client, schema).await
+        };
+        let partitions =
+            tokio::time::timeout(wait, first)
+                .await
+                .map_err(|_| OpenError::NoAnswer {
+                    seconds: wait.as_secs_f64(),
+                })??;
         let options = PostgresOptions {
             schema: schema.to_owned(),
             node_id: format!("inspector-{}", uuid::Uuid::new_v4()),
