@@ -123,8 +123,10 @@ impl<P: ProcessManager> Host<P> {
         id: &ProcessId,
         generation: u64,
         mailbox: &Mailbox<P>,
-        instance: Instance<P>,
+        mut instance: Instance<P>,
     ) -> Option<Instance<P>> {
+        // Outside the lock; harmless if the instance stays awake after all.
+        instance.compact();
         let mut registry = self.registry();
         let Some(slot) = registry.get_mut(id) else {
             return Some(instance);

@@ -292,6 +292,17 @@ impl<P: ProcessManager> Instance<P> {
         self.tracked = want;
     }
 
+    /// Frees what a sleeping instance does not need: the cached id prefix (rebuilt at the
+    /// next command) and the spare capacity of its collections, which grew while it was busy.
+    pub(crate) fn compact(&mut self) {
+        self.ids = None;
+        self.handled.shrink_to_fit();
+        self.outbox.shrink_to_fit();
+        self.completed.shrink_to_fit();
+        self.timers.shrink_to_fit();
+        self.stash.shrink_to_fit();
+    }
+
     /// Gives up the pending-work count when the task exits.
     pub(crate) fn release(&mut self) {
         self.host.shared.activity.done(self.tracked);
