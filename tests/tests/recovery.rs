@@ -201,3 +201,72 @@ async fn a_failed_write_is_reported_and_loses_nothing_that_was_accepted() {
     assert_eq!(rt.publish_envelope(note).await.unwrap().handled, 1);
     assert_eq!(rt.state::<Order>("o-3").await.unwrap().notes, ["n"]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_resumed_instance_that_cannot_load_leaves_no_task_behind() {
+    let alive = || {
+        tokio::runtime::Handle::current()
+            .metrics()
+            .num_alive_tasks()
+    };
+    let settle = || tokio::time::sleep(std::time::Duration::from_millis(200));
+    let store = Arc::new(InMemoryStore::new());
+    let start = |store: Arc<InMemoryStore>| async move {
+        Runtime::builder()
+            .store(store)
+            .dispatcher(Recorder::default())
+            .register::<Order>()
+            .start()
+            .await
+            .unwrap()
+    };
+    // The runtime's own background tasks, with nothing to resume.
+    let rt = start(Arc::clone(&store)).await;
+    settle().await;
+    let background = alive();
+    rt.shutdown().await.unwrap();
+    settle().await;
+
+    // An instance with work left (a stashed event) whose state no longer decodes: starting
+    // resumes it, its load fails, and no request will ever come for that task to answer.
+    let mut commit = Commit::new(
+        "order",
+        ProcessId::from("o-9"),
+        1,
+        InstanceStatus::Running,
+        0,
+    );
+    commit.state = Some(br#"{"amount":"not a number"}"#.to_vec());
+    commit.stash = vec![EventEnvelope::new(OrderNoted {
+        order_id: "o-9".into(),
+        note: "held".into(),
+    })];
+    store.commit(commit).await.unwrap();
+    assert_eq!(store.unfinished("order").await.unwrap().len(), 1);
+
+    let rt = start(Arc::clone(&store)).await;
+    settle().await;
+    assert_eq!(alive(), background, "the failed task ended");
+    assert_eq!(rt.live_instances::<Order>().unwrap(), 0);
+    // A request still gets the cause.
+    let err = rt
+        .publish(OrderNoted {
+            order_id: "o-9".into(),
+            note: "n".into(),
+        })
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::Store {
+                source: StoreError::Decode { .. },
+                ..
+            }
+        ),
+        "{err}"
+    );
+    settle().await;
+    assert_eq!(alive(), background);
+    rt.shutdown().await.unwrap();
+}

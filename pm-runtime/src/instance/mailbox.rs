@@ -2,6 +2,7 @@
 
 use std::collections::VecDeque;
 use std::future::Future;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::{Poll, Waker};
 
@@ -104,6 +105,8 @@ struct Inner<P> {
     queue: Mutex<Queue<P>>,
     /// One permit per free request slot; closed with the mailbox, which fails waiting senders.
     room: Semaphore,
+    /// Live handles, the receiving task's included: at one, nobody else can send.
+    handles: AtomicUsize,
 }
 
 struct Queue<P> {
@@ -116,7 +119,21 @@ struct Queue<P> {
 
 impl<P> Clone for Mailbox<P> {
     fn clone(&self) -> Self {
+        self.0.handles.fetch_add(1, Ordering::Relaxed);
         Self(Arc::clone(&self.0))
+    }
+}
+
+impl<P> Drop for Mailbox<P> {
+    fn drop(&mut self) {
+        // The one drop that leaves a single handle wakes the receiver, which may be waiting
+        // for a request that can no longer come (see `recv_unless_orphaned`).
+        if self.0.handles.fetch_sub(1, Ordering::AcqRel) == 2 {
+            let waker = self.queue().waker.take();
+            if let Some(waker) = waker {
+                waker.wake();
+            }
+        }
     }
 }
 
@@ -131,6 +148,7 @@ impl<P> Mailbox<P> {
                 waker: None,
             }),
             room: Semaphore::new(capacity),
+            handles: AtomicUsize::new(1),
         }))
     }
 
@@ -218,6 +236,30 @@ impl<P> Mailbox<P> {
             }
             Poll::Pending
         })
+    }
+
+    /// As [`Mailbox::recv`] with `requests`, but `None` once the caller holds the only handle
+    /// and nothing is queued: no request can arrive any more. For a task that has left the
+    /// registry and waits only for requests already on their way.
+    pub(crate) async fn recv_unless_orphaned(&self) -> Option<Incoming<P>> {
+        std::future::poll_fn(|cx| {
+            let mut queue = self.queue();
+            if let Some(control) = queue.control.pop_front() {
+                return Poll::Ready(Some(Incoming::Control(control)));
+            }
+            if let Some(request) = queue.requests.pop_front() {
+                drop(queue);
+                self.0.room.add_permits(1);
+                return Poll::Ready(Some(Incoming::Request(request)));
+            }
+            // Checked under the lock that `Drop` takes to wake us, so no wake-up is missed.
+            if self.0.handles.load(Ordering::Acquire) == 1 {
+                return Poll::Ready(None);
+            }
+            queue.waker = Some(cx.waker().clone());
+            Poll::Pending
+        })
+        .await
     }
 
     /// Closes the mailbox if nothing is queued; false (and still open) otherwise. Senders

@@ -68,11 +68,13 @@ pub(crate) async fn run<P: ProcessManager>(
             Ok(instance) => instance,
             Err(error) => {
                 // Nothing could be loaded: answer the first request with the cause, then let
-                // the next request try again with a fresh task.
+                // the next request try again with a fresh task. A task spawned without a
+                // request (recovery) ends as soon as no one else holds its mailbox.
                 host.retire(&id, generation);
-                match mailbox.recv(true).await {
-                    Incoming::Request(request) => reply_error(request, error),
-                    Incoming::Control(request) => reply_control_error(request, error),
+                match mailbox.recv_unless_orphaned().await {
+                    Some(Incoming::Request(request)) => reply_error(request, error),
+                    Some(Incoming::Control(request)) => reply_control_error(request, error),
+                    None => {}
                 }
                 drain(&host, &id, &mailbox, None);
                 return;
