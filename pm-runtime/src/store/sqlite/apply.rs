@@ -1,6 +1,6 @@
-//! The SQL of one commit and of a purge, run by the writer inside a savepoint.
+//! The SQL of one commit and of a purge, run by the writer inside its group transaction.
 
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{CachedStatement, Connection, OptionalExtension, params};
 
 use super::codec::{EncodedCommit, RowOf, finished_statuses_sql};
 use super::error::SqliteError;
@@ -10,38 +10,109 @@ use crate::store::{
     Change, DeadLetter, NotParked, ParkedAction, ProcessManagerInfo, Resolution, Settlement,
 };
 
-/// Applies one commit, or returns [`StoreError::Conflict`] having changed nothing.
+const INSERT_INSTANCE: &str = "INSERT INTO pm_instance (pm, process_id, status, revision, \
+    state, state_version, updated_at_ms, dead_letter) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) \
+    ON CONFLICT (pm, process_id) DO NOTHING";
+
+// A `NULL` state means "unchanged": the state and the version that wrote it stay together.
+const UPDATE_INSTANCE: &str = "UPDATE pm_instance SET status = ?3, revision = ?4, \
+    updated_at_ms = ?5, state = coalesce(?6, state), \
+    state_version = CASE WHEN ?6 IS NULL THEN state_version ELSE ?7 END, \
+    dead_letter = CASE WHEN ?8 THEN ?9 ELSE dead_letter END \
+    WHERE pm = ?1 AND process_id = ?2 AND revision = ?4 - 1";
+
+const INSERT_HANDLED: &str =
+    "INSERT INTO pm_handled (pm, process_id, event_id) VALUES (?1, ?2, ?3)";
+
+/// The statements nearly every commit runs, taken from the connection's statement cache once
+/// per group rather than once per commit: each cache lookup hashes the whole SQL text.
+pub(crate) struct CommitStatements<'c> {
+    conn: &'c Connection,
+    insert_instance: Option<CachedStatement<'c>>,
+    update_instance: Option<CachedStatement<'c>>,
+    insert_handled: Option<CachedStatement<'c>>,
+}
+
+impl<'c> CommitStatements<'c> {
+    /// Statements on `conn`, each prepared (or fetched from the cache) when first needed.
+    pub(crate) fn new(conn: &'c Connection) -> Self {
+        Self {
+            conn,
+            insert_instance: None,
+            update_instance: None,
+            insert_handled: None,
+        }
+    }
+}
+
+fn cached<'s, 'c>(
+    conn: &'c Connection,
+    slot: &'s mut Option<CachedStatement<'c>>,
+    sql: &str,
+) -> rusqlite::Result<&'s mut CachedStatement<'c>> {
+    if let Some(statement) = slot {
+        return Ok(statement);
+    }
+    Ok(slot.insert(conn.prepare_cached(sql)?))
+}
+
+/// How a commit failed.
+#[derive(Debug)]
+pub(crate) enum CommitFailure {
+    /// It wrote nothing (a revision conflict): the transaction holds no trace of it.
+    Untouched(StoreError),
+    /// It may have written rows that only rolling back the whole transaction undoes.
+    Partial(StoreError),
+}
+
+impl From<StoreError> for CommitFailure {
+    fn from(error: StoreError) -> Self {
+        CommitFailure::Partial(error)
+    }
+}
+
+impl From<rusqlite::Error> for CommitFailure {
+    fn from(error: rusqlite::Error) -> Self {
+        CommitFailure::Partial(error.into())
+    }
+}
+
+/// Applies one commit; a revision conflict is [`CommitFailure::Untouched`], any other error
+/// [`CommitFailure::Partial`].
 ///
 /// The steps follow the in-memory store's order exactly: enqueue before settle (a command
 /// queued and settled in one commit is settled), unschedule before schedule, unstash before
 /// stash.
-pub(crate) fn apply_commit(conn: &Connection, c: &EncodedCommit) -> Result<(), StoreError> {
+pub(crate) fn apply_commit(
+    statements: &mut CommitStatements<'_>,
+    c: &EncodedCommit,
+) -> Result<(), CommitFailure> {
+    let conn = statements.conn;
     let key = (c.pm, c.process_id.as_str());
-    // The revision check is the write's own condition: an insert of revision 1 finds no row,
-    // an update matches only the revision before this one. The stored revision is read only
-    // to report a conflict.
+    // The revision check is the write's own condition and the commit's first statement: an
+    // insert of revision 1 finds no row, an update matches only the revision before this one.
+    // So a conflict has written nothing, and the group it belongs to carries on without it.
     let written = if c.revision == 1 {
-        insert_instance(conn, c)?
+        insert_instance(statements, c)?
     } else {
-        update_instance(conn, c)?
+        update_instance(statements, c)?
     };
     if !written {
+        // The stored revision is read only to report the conflict.
         let found: Option<u64> = conn
             .prepare_cached("SELECT revision FROM pm_instance WHERE pm = ?1 AND process_id = ?2")?
             .query_row(key, |row| row.get(0))
             .optional()?;
-        return Err(StoreError::Conflict {
+        return Err(CommitFailure::Untouched(StoreError::Conflict {
             pm: c.pm.to_owned(),
             process_id: c.process_id.clone(),
             expected: c.revision.saturating_sub(1),
             found: found.unwrap_or(0),
-        });
+        }));
     }
     if let Some(event_id) = &c.handled {
-        conn.prepare_cached(
-            "INSERT INTO pm_handled (pm, process_id, event_id) VALUES (?1, ?2, ?3)",
-        )?
-        .execute((key.0, key.1, event_id))?;
+        cached(conn, &mut statements.insert_handled, INSERT_HANDLED)?
+            .execute((key.0, key.1, event_id))?;
     }
     // Each statement is looked up in the cache only when the commit has rows for it: most
     // commits carry a state and a handled event id, nothing else.
@@ -91,58 +162,59 @@ pub(crate) fn apply_commit(conn: &Connection, c: &EncodedCommit) -> Result<(), S
 }
 
 /// Creates the instance at revision 1; false (and nothing written) when it already exists.
-fn insert_instance(conn: &Connection, c: &EncodedCommit) -> Result<bool, StoreError> {
+fn insert_instance(
+    statements: &mut CommitStatements<'_>,
+    c: &EncodedCommit,
+) -> Result<bool, StoreError> {
     let dead_letter = match &c.dead_letter {
         Change::Set(record) => Some(record.as_str()),
         Change::Keep | Change::Clear => None,
     };
-    let inserted = conn
-        .prepare_cached(
-            "INSERT INTO pm_instance (pm, process_id, status, revision, state, state_version, \
-         updated_at_ms, dead_letter) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) \
-         ON CONFLICT (pm, process_id) DO NOTHING",
-        )?
-        .execute(params![
-            c.pm,
-            c.process_id.as_str(),
-            c.status,
-            c.revision,
-            c.state.as_deref().unwrap_or_default(),
-            c.state_version,
-            c.at_ms,
-            dead_letter,
-        ])?;
+    let inserted = cached(
+        statements.conn,
+        &mut statements.insert_instance,
+        INSERT_INSTANCE,
+    )?
+    .execute(params![
+        c.pm,
+        c.process_id.as_str(),
+        c.status,
+        c.revision,
+        c.state.as_deref().unwrap_or_default(),
+        c.state_version,
+        c.at_ms,
+        dead_letter,
+    ])?;
     Ok(inserted == 1)
 }
 
 /// Moves the instance from the revision before `c`'s to `c`'s; false (and nothing written)
 /// when the stored revision is another.
-fn update_instance(conn: &Connection, c: &EncodedCommit) -> Result<bool, StoreError> {
+fn update_instance(
+    statements: &mut CommitStatements<'_>,
+    c: &EncodedCommit,
+) -> Result<bool, StoreError> {
     let (change_dead_letter, dead_letter) = match &c.dead_letter {
         Change::Keep => (false, None),
         Change::Set(record) => (true, Some(record.as_str())),
         Change::Clear => (true, None),
     };
-    // A `NULL` state means "unchanged": the state and the version that wrote it stay together.
-    let updated = conn
-        .prepare_cached(
-            "UPDATE pm_instance SET status = ?3, revision = ?4, updated_at_ms = ?5, \
-         state = coalesce(?6, state), \
-         state_version = CASE WHEN ?6 IS NULL THEN state_version ELSE ?7 END, \
-         dead_letter = CASE WHEN ?8 THEN ?9 ELSE dead_letter END \
-         WHERE pm = ?1 AND process_id = ?2 AND revision = ?4 - 1",
-        )?
-        .execute(params![
-            c.pm,
-            c.process_id.as_str(),
-            c.status,
-            c.revision,
-            c.at_ms,
-            c.state.as_deref(),
-            c.state_version,
-            change_dead_letter,
-            dead_letter,
-        ])?;
+    let updated = cached(
+        statements.conn,
+        &mut statements.update_instance,
+        UPDATE_INSTANCE,
+    )?
+    .execute(params![
+        c.pm,
+        c.process_id.as_str(),
+        c.status,
+        c.revision,
+        c.at_ms,
+        c.state.as_deref(),
+        c.state_version,
+        change_dead_letter,
+        dead_letter,
+    ])?;
     Ok(updated == 1)
 }
 

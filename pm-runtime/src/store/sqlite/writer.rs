@@ -1,9 +1,15 @@
 //! The writer thread: owns the write connection and applies commits in groups.
 //!
 //! Each fsync costs the same whether it covers one commit or a hundred, so the writer takes
-//! every request waiting in its queue (up to a cap) and applies them in one transaction, each
-//! inside its own savepoint: a commit that conflicts or fails is rolled back alone and gets
-//! its own error, while the others in the group commit together.
+//! every request waiting in its queue (up to a cap) and applies them in one transaction. A
+//! request that fails gets its own error while the others in the group commit together:
+//!
+//! - A commit runs without a savepoint, which would cost two more statements and a copy of
+//!   every page it touches. Its first statement is the revision check, so a conflict has
+//!   written nothing and the group carries on. A commit that fails after writing makes the
+//!   writer roll the whole transaction back and apply the rest of the group again without it.
+//! - Any other request (purge, registration, resolution) is rare and runs in a savepoint,
+//!   rolled back alone when it fails.
 
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -11,7 +17,9 @@ use std::thread::JoinHandle;
 use rusqlite::{Connection, TransactionBehavior};
 use tokio::sync::{mpsc, oneshot};
 
-use super::apply::{apply_commit, purge_finished, register, resolve_parked};
+use super::apply::{
+    CommitFailure, CommitStatements, apply_commit, purge_finished, register, resolve_parked,
+};
 use super::codec::EncodedCommit;
 use super::error::SqliteError;
 use crate::error::StoreError;
@@ -38,23 +46,32 @@ pub(crate) enum Work {
 }
 
 impl Work {
-    /// Runs the work on `conn`; a purge answers how many instances it deleted.
-    fn apply(&self, conn: &Connection) -> Result<u64, StoreError> {
+    /// Runs the work on `conn`, a commit with `statements`; a purge answers how many
+    /// instances it deleted.
+    fn apply(
+        &self,
+        conn: &Connection,
+        statements: &mut CommitStatements<'_>,
+    ) -> Result<u64, CommitFailure> {
         match self {
-            Work::Commit(commit) => apply_commit(conn, commit).map(|()| 0),
-            Work::Purge { pm, before_ms } => purge_finished(conn, pm, *before_ms),
-            Work::Register(info) => register(conn, info).map(|()| 0),
+            Work::Commit(commit) => apply_commit(statements, commit).map(|()| 0),
+            Work::Purge { pm, before_ms } => {
+                in_savepoint(conn, |conn| purge_finished(conn, pm, *before_ms))
+            }
+            Work::Register(info) => in_savepoint(conn, |conn| register(conn, info).map(|()| 0)),
             Work::Resolve {
                 pm,
                 process_id,
                 action,
                 at_ms,
-            } => resolve_parked(conn, pm, process_id, *action, *at_ms).map(|()| 0),
+            } => in_savepoint(conn, |conn| {
+                resolve_parked(conn, pm, process_id, *action, *at_ms).map(|()| 0)
+            }),
             #[cfg(test)]
-            Work::Fail(sql) => {
+            Work::Fail(sql) => in_savepoint(conn, |conn| {
                 conn.execute_batch(sql)?;
                 Err(SqliteError::Stopped("test").into())
-            }
+            }),
         }
     }
 }
@@ -181,8 +198,8 @@ fn run(mut conn: Connection, mut requests: mpsc::Receiver<Request>, max_group: u
 }
 
 /// Applies a group in one transaction and answers every request in it, except those that
-/// must be retried (returned) because SQLite rolled the whole transaction back over another
-/// request's failure.
+/// must be retried (returned) because the transaction was rolled back over another request's
+/// failure.
 fn write_group(conn: &mut Connection, group: Vec<Request>) -> Vec<Request> {
     let tx = match conn.transaction_with_behavior(TransactionBehavior::Immediate) {
         Ok(tx) => tx,
@@ -193,16 +210,17 @@ fn write_group(conn: &mut Connection, group: Vec<Request>) -> Vec<Request> {
     };
     let mut done: Vec<(Request, Result<u64, StoreError>)> = Vec::with_capacity(group.len());
     let mut pending = group.into_iter();
-    while let Some(request) = pending.next() {
-        let result = in_savepoint(&tx, &request.work);
-        // Some errors (disk full, I/O) make SQLite abandon the whole transaction, taking the
-        // earlier savepoints with it: the culprit gets its error, the rest go round again.
-        if result.is_err() && tx.is_autocommit() {
-            tracing::warn!("sqlite rolled back a group transaction; retrying the rest");
-            request.reply.send(result);
-            return done.into_iter().map(|(r, _)| r).chain(pending).collect();
+    if let Some((culprit, error)) = apply_group(&tx, &mut pending, &mut done) {
+        // The culprit gets its error; the rest go round again in a fresh transaction. Some
+        // errors (disk full, I/O) have already made SQLite abandon the transaction.
+        tracing::warn!(%error, "sqlite rolled back a group transaction; retrying the rest");
+        if !tx.is_autocommit()
+            && let Err(undo) = tx.rollback()
+        {
+            tracing::error!(%undo, "sqlite could not roll a group transaction back");
         }
-        done.push((request, result));
+        culprit.reply.send(Err(error));
+        return done.into_iter().map(|(r, _)| r).chain(pending).collect();
     }
     match tx.commit() {
         Ok(()) => {
@@ -223,28 +241,51 @@ fn write_group(conn: &mut Connection, group: Vec<Request>) -> Vec<Request> {
     Vec::new()
 }
 
-/// Runs one request inside a savepoint, so its failure undoes only its own changes.
+/// Applies requests from `pending` into `done` until one fails in a way that leaves its
+/// writes in the transaction; returns that one with its error.
+fn apply_group(
+    conn: &Connection,
+    pending: &mut std::vec::IntoIter<Request>,
+    done: &mut Vec<(Request, Result<u64, StoreError>)>,
+) -> Option<(Request, StoreError)> {
+    let mut statements = CommitStatements::new(conn);
+    for request in pending.by_ref() {
+        match request.work.apply(conn, &mut statements) {
+            Ok(answer) => done.push((request, Ok(answer))),
+            Err(CommitFailure::Untouched(error)) => done.push((request, Err(error))),
+            Err(CommitFailure::Partial(error)) => return Some((request, error)),
+        }
+    }
+    None
+}
+
+/// Runs `work` inside a savepoint, so its failure undoes only its own changes.
 ///
 /// The savepoint statements are prepared once and cached; rusqlite's `Savepoint` prepares
 /// them again for every request.
-fn in_savepoint(conn: &Connection, work: &Work) -> Result<u64, StoreError> {
+fn in_savepoint(
+    conn: &Connection,
+    work: impl FnOnce(&Connection) -> Result<u64, StoreError>,
+) -> Result<u64, CommitFailure> {
     run_cached(conn, "SAVEPOINT pm_work")?;
-    match work.apply(conn) {
+    match work(conn) {
         Ok(answer) => {
             run_cached(conn, "RELEASE pm_work")?;
             Ok(answer)
         }
+        // After an error that made SQLite abandon the whole transaction there is nothing left
+        // to roll back to: the group must be applied again.
+        Err(error) if conn.is_autocommit() => Err(CommitFailure::Partial(error)),
         Err(error) => {
-            // Undo this request alone. After an error that made SQLite abandon the whole
-            // transaction there is nothing left to roll back to; the caller sees that.
-            if !conn.is_autocommit() {
-                let undone = run_cached(conn, "ROLLBACK TO pm_work")
-                    .and_then(|()| run_cached(conn, "RELEASE pm_work"));
-                if let Err(undo) = undone {
-                    tracing::error!(%undo, "sqlite could not roll a failed commit back");
+            let undone = run_cached(conn, "ROLLBACK TO pm_work")
+                .and_then(|()| run_cached(conn, "RELEASE pm_work"));
+            match undone {
+                Ok(()) => Err(CommitFailure::Untouched(error)),
+                Err(undo) => {
+                    tracing::error!(%undo, "sqlite could not roll a failed request back");
+                    Err(CommitFailure::Partial(error))
                 }
             }
-            Err(error)
         }
     }
 }
@@ -364,6 +405,60 @@ mod tests {
         // The statement itself is sound: it was the failure after it that undid it.
         conn.execute_batch(HALF).unwrap();
         assert_eq!(revisions(&conn).len(), 3);
+    }
+
+    fn commit_handling(process_id: &str, revision: u64) -> (Request, Answer) {
+        let mut commit = Commit::new(
+            "pm",
+            ProcessId::new(process_id),
+            revision,
+            InstanceStatus::Running,
+            1,
+        );
+        commit.handled = Some(uuid::Uuid::nil());
+        request(Work::Commit(Box::new(codec::encode(commit).unwrap())))
+    }
+
+    #[test]
+    fn a_commit_that_fails_after_writing_fails_alone_and_the_rest_are_retried() {
+        let mut conn = store();
+        // The handled-event insert of `half` fails after its instance row was written, and
+        // commits run without a savepoint: only rolling the group back undoes that row.
+        conn.execute_batch(
+            "CREATE TRIGGER fail_half BEFORE INSERT ON pm_handled \
+             WHEN NEW.process_id = 'half' BEGIN SELECT RAISE(ABORT, 'half fails'); END;",
+        )
+        .unwrap();
+        let (a, mut a_answer) = commit_handling("a", 1);
+        let (b, mut b_answer) = commit_handling("b", 2);
+        let (half, mut half_answer) = commit_handling("half", 1);
+        let (c, mut c_answer) = commit_handling("c", 1);
+        let retry = write_group(&mut conn, vec![a, b, half, c]);
+        let half_error = half_answer.try_recv().unwrap().unwrap_err();
+        assert!(
+            half_error.to_string().contains("half fails"),
+            "{half_error}"
+        );
+        assert_eq!(
+            retry.len(),
+            3,
+            "the others come back, the conflicting one too"
+        );
+        assert!(a_answer.try_recv().is_err(), "not answered yet");
+        assert!(revisions(&conn).is_empty(), "the group was rolled back");
+        assert!(write_group(&mut conn, retry).is_empty());
+        a_answer.try_recv().unwrap().unwrap();
+        c_answer.try_recv().unwrap().unwrap();
+        let b_error = b_answer.try_recv().unwrap().unwrap_err();
+        assert!(
+            matches!(b_error, StoreError::Conflict { found: 0, .. }),
+            "{b_error}"
+        );
+        assert_eq!(revisions(&conn), [("a".to_owned(), 1), ("c".to_owned(), 1)]);
+        let handled: i64 = conn
+            .query_row("SELECT count(*) FROM pm_handled", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(handled, 2, "one handled event each for `a` and `c`");
     }
 
     #[tokio::test]
