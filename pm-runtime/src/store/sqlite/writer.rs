@@ -76,18 +76,38 @@ impl Work {
     }
 }
 
+/// A commit's answer, with the commit handed back to the caller.
+type CommitAnswer = (Result<(), StoreError>, Option<Box<EncodedCommit>>);
+
 /// Where the answer goes, typed for the caller waiting on it.
 #[derive(Debug)]
 enum Reply {
-    Commit(oneshot::Sender<Result<(), StoreError>>),
+    // The commit goes back with the answer so that the caller's thread frees what it
+    // allocated: freed on the writer, its buffers queue for the allocator lock of the arena
+    // the callers allocate from, on the one thread every commit waits for.
+    Commit(oneshot::Sender<CommitAnswer>),
+    Done(oneshot::Sender<Result<(), StoreError>>),
     Purge(oneshot::Sender<Result<u64, StoreError>>),
 }
 
-impl Reply {
-    fn send(self, result: Result<u64, StoreError>) {
+#[derive(Debug)]
+struct Request {
+    work: Work,
+    reply: Reply,
+}
+
+impl Request {
+    fn answer(self, result: Result<u64, StoreError>) {
         // A caller that stopped waiting (its future was dropped) needs no answer.
-        match self {
+        match self.reply {
             Reply::Commit(tx) => {
+                let commit = match self.work {
+                    Work::Commit(commit) => Some(commit),
+                    _ => None,
+                };
+                let _ = tx.send((result.map(|_| ()), commit));
+            }
+            Reply::Done(tx) => {
                 let _ = tx.send(result.map(|_| ()));
             }
             Reply::Purge(tx) => {
@@ -95,12 +115,6 @@ impl Reply {
             }
         }
     }
-}
-
-#[derive(Debug)]
-struct Request {
-    work: Work,
-    reply: Reply,
 }
 
 /// The handle to the writer thread; dropping it lets the thread finish its group and exit.
@@ -134,7 +148,8 @@ impl Writer {
         let (reply, answer) = oneshot::channel();
         self.send(Work::Commit(Box::new(commit)), Reply::Commit(reply))
             .await?;
-        answer.await.map_err(|_| stopped())?
+        let (result, _commit) = answer.await.map_err(|_| stopped())?;
+        result
     }
 
     /// Deletes finished instances of `pm` last changed before `before_ms`.
@@ -148,7 +163,7 @@ impl Writer {
     /// Runs `work` that answers nothing but success, waiting until it is durable.
     pub(crate) async fn run(&self, work: Work) -> Result<(), StoreError> {
         let (reply, answer) = oneshot::channel();
-        self.send(work, Reply::Commit(reply)).await?;
+        self.send(work, Reply::Done(reply)).await?;
         answer.await.map_err(|_| stopped())?
     }
 
@@ -219,13 +234,13 @@ fn write_group(conn: &mut Connection, group: Vec<Request>) -> Vec<Request> {
         {
             tracing::error!(%undo, "sqlite could not roll a group transaction back");
         }
-        culprit.reply.send(Err(error));
+        culprit.answer(Err(error));
         return done.into_iter().map(|(r, _)| r).chain(pending).collect();
     }
     match tx.commit() {
         Ok(()) => {
             for (request, result) in done {
-                request.reply.send(result);
+                request.answer(result);
             }
         }
         Err(error) => {
@@ -234,7 +249,7 @@ fn write_group(conn: &mut Connection, group: Vec<Request>) -> Vec<Request> {
             for (request, result) in done {
                 // Requests that failed on their own keep their own error.
                 let result = result.and_then(|_| Err(SqliteError::Batch(error.clone()).into()));
-                request.reply.send(result);
+                request.answer(result);
             }
         }
     }
@@ -298,9 +313,7 @@ fn run_cached(conn: &Connection, sql: &str) -> Result<(), StoreError> {
 fn fail_all(group: Vec<Request>, error: &Arc<rusqlite::Error>) {
     tracing::error!(%error, "sqlite could not begin a group transaction");
     for request in group {
-        request
-            .reply
-            .send(Err(SqliteError::Batch(error.clone()).into()));
+        request.answer(Err(SqliteError::Batch(error.clone()).into()));
     }
 }
 
@@ -318,7 +331,7 @@ mod tests {
 
     fn request(work: Work) -> (Request, Answer) {
         let (reply, answer) = oneshot::channel();
-        let reply = Reply::Commit(reply);
+        let reply = Reply::Done(reply);
         (Request { work, reply }, answer)
     }
 
