@@ -65,7 +65,9 @@ pub struct SqliteOptions {
     /// How long a connection waits for a lock another process holds on the file before it
     /// fails. Default: 5 seconds.
     pub busy_timeout: Duration,
-    /// The most commits applied in one transaction (one fsync). Default: 256; at least 1.
+    /// The most commits applied in one transaction (one fsync). Default: 1024, the queue's
+    /// default capacity, so a writer that fell behind catches up in one transaction; at
+    /// least 1.
     pub max_group: usize,
     /// Requests that may wait for the writer before callers wait to queue; the same bound
     /// applies to the readers' queue. Default: 1024; at least 1.
@@ -79,7 +81,7 @@ impl Default for SqliteOptions {
         Self {
             synchronous: Synchronous::Full,
             busy_timeout: Duration::from_secs(5),
-            max_group: 256,
+            max_group: 1024,
             queue_capacity: 1024,
             readers: 2,
         }
