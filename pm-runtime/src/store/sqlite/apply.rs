@@ -1,6 +1,7 @@
 //! The SQL of one commit and of a purge, run by the writer inside its group transaction.
 
 use rusqlite::{CachedStatement, Connection, OptionalExtension, params};
+use uuid::Uuid;
 
 use super::codec::{EncodedCommit, RowOf, finished_statuses_sql};
 use super::error::SqliteError;
@@ -110,7 +111,10 @@ pub(crate) fn apply_commit(
             found: found.unwrap_or(0),
         }));
     }
-    if let Some(event_id) = &c.handled {
+    if let Some(event_id) = c.handled {
+        // The text `Uuid::to_string` gives, which readers parse back.
+        let mut text = Uuid::encode_buffer();
+        let event_id: &str = event_id.hyphenated().encode_lower(&mut text);
         cached(conn, &mut statements.insert_handled, INSERT_HANDLED)?
             .execute((key.0, key.1, event_id))?;
     }

@@ -96,7 +96,9 @@ pub(crate) struct EncodedCommit {
     pub(crate) status: &'static str,
     pub(crate) state: Option<Vec<u8>>,
     pub(crate) state_version: u32,
-    pub(crate) handled: Option<String>,
+    // Kept as a `Uuid` and written as text on the writer, from a stack buffer: one
+    // allocation fewer per commit.
+    pub(crate) handled: Option<Uuid>,
     /// `(command_id, envelope)`.
     pub(crate) enqueue: Vec<(String, String)>,
     pub(crate) settle: Vec<(String, Settlement)>,
@@ -148,7 +150,7 @@ pub(crate) fn encode(commit: Commit) -> Result<EncodedCommit, SqliteError> {
         revision: commit.revision,
         status: commit.status.as_str(),
         state_version: commit.state_version,
-        handled: commit.handled.map(|id| id.to_string()),
+        handled: commit.handled,
         enqueue,
         settle: (commit.settle.iter())
             .map(|(id, settlement)| (id.to_string(), *settlement))
