@@ -170,10 +170,10 @@ impl Store for SqliteStore {
     }
 
     fn commit(&self, commit: Commit) -> StoreFuture<'_, ()> {
-        Box::pin(async move {
-            let encoded = codec::encode(commit)?;
-            self.writer.commit(encoded).await
-        })
+        // Encoded before the future is built, so the boxed future holds a pointer to the
+        // encoded commit rather than a copy of the whole `Commit`.
+        let encoded = codec::encode(commit).map(Box::new);
+        Box::pin(async move { self.writer.commit(encoded?).await })
     }
 
     fn due_timers(&self, until_ms: u64, limit: usize) -> StoreFuture<'_, Vec<DueTimer>> {

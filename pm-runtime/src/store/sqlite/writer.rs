@@ -144,9 +144,9 @@ impl Writer {
     }
 
     /// Applies `commit`, waiting for the group transaction holding it to be durable.
-    pub(crate) async fn commit(&self, commit: EncodedCommit) -> Result<(), StoreError> {
+    pub(crate) async fn commit(&self, commit: Box<EncodedCommit>) -> Result<(), StoreError> {
         let (reply, answer) = oneshot::channel();
-        self.send(Work::Commit(Box::new(commit)), Reply::Commit(reply))
+        self.send(Work::Commit(commit), Reply::Commit(reply))
             .await?;
         let (result, _commit) = answer.await.map_err(|_| stopped())?;
         result
@@ -481,7 +481,7 @@ mod tests {
         writer.queue = mpsc::channel(1).0;
         let commit = Commit::new("pm", ProcessId::new("a"), 1, InstanceStatus::Running, 1);
         let error = writer
-            .commit(codec::encode(commit).unwrap())
+            .commit(Box::new(codec::encode(commit).unwrap()))
             .await
             .unwrap_err();
         assert!(
