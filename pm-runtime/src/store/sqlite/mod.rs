@@ -89,8 +89,8 @@ impl Default for SqliteOptions {
 }
 
 /// A durable [`Store`] in one SQLite file (WAL mode), written by one thread that applies
-/// concurrent commits in groups: one transaction, one fsync, each commit in its own savepoint
-/// so a conflict fails only its own commit.
+/// concurrent commits in groups: one transaction, one fsync. A commit that conflicts or fails
+/// fails alone; the rest of its group commits.
 ///
 /// ```no_run
 /// use pm_runtime::SqliteStore;
