@@ -5,8 +5,9 @@
 //! awaiting `Runtime::publish`, so the store's writer thread groups the commits waiting for
 //! it into one transaction (one fsync under FULL). Per event it runs the whole runtime path
 //! (see [`crate::routed`]) plus the store's commit: encode on the caller, then on the writer
-//! thread a savepoint, a revision check (`SELECT`), the instance `UPDATE`, the handled-event
-//! `INSERT`, the savepoint release, and one transaction commit per group.
+//! thread the instance write with the revision check folded in (`INSERT … ON CONFLICT DO
+//! NOTHING` for a new instance, `UPDATE … WHERE revision = n - 1` otherwise), the
+//! handled-event `INSERT`, and one transaction commit per group (no savepoint per commit).
 //!
 //! The raw side: one thread, one connection in WAL mode with the same `synchronous`, tables
 //! of the same shape, and per event what an application writing its own state would do: the
