@@ -13,7 +13,10 @@ use pm_runtime::{InMemoryStore, Runtime, Store};
 
 use crate::baseline_router::ActorRouter;
 use crate::drive::drive;
-use crate::saga::{Counter, DiscardStore, NEVER_IDLE, Opened, instance_ids, start_runtime};
+use crate::saga::{
+    Counter, DiscardStore, HIBERNATE_AFTER, NEVER_IDLE, Opened, instance_ids, start_runtime,
+    start_runtime_awake,
+};
 
 /// Bytes currently allocated, as the binary's global allocator counts them.
 pub type LiveBytes = fn() -> i64;
@@ -21,11 +24,13 @@ pub type LiveBytes = fn() -> i64;
 /// Which host the instances live in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Host {
-    /// The runtime with a store that keeps nothing: the runtime's own cost, once the idle
-    /// instances have hibernated (after the default `hibernate_after`, 1 s).
+    /// The runtime with a store that keeps nothing: the runtime's own cost, the idle
+    /// instances asleep (the publisher that opened one ran it on its own task and put it
+    /// back to sleep; any task ends after the default `hibernate_after`, 1 s).
     RuntimeAlone,
-    /// As `RuntimeAlone`, read right after the instances opened, while each still has its
-    /// task and mailbox (its first second idle).
+    /// As `RuntimeAlone` with hibernation off, so each idle instance keeps a task and a
+    /// mailbox (what every instance costs in its first second idle when hibernation is on
+    /// and a task ran it).
     RuntimeAwake,
     /// The runtime with its default in-memory store, which keeps a copy of each instance.
     RuntimeInMemory,
@@ -62,19 +67,20 @@ async fn runtime(
     state: i64,
     hibernated: bool,
 ) -> f64 {
-    let runtime = start_runtime(store, NEVER_IDLE).await;
+    let runtime = if hibernated {
+        start_runtime(store, NEVER_IDLE).await
+    } else {
+        start_runtime_awake(store).await
+    };
     let n = ids.len();
     // Settle the runtime's one-off allocations before the first reading.
     runtime.settled().await;
     let before = quiet(live).await;
-    let since = runtime.stats().hibernated;
     open_all(&runtime, Arc::clone(&ids), publishers).await;
     if hibernated {
-        // Every task ends after the default `hibernate_after` (the first ones may while the
-        // last are still opening); wait for all of them.
-        while runtime.stats().hibernated - since < n as u64 {
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        // Opening runs each instance on its publisher's task and leaves it asleep; a task
+        // that ran one anyway (two opens racing) ends after the default `hibernate_after`.
+        tokio::time::sleep(HIBERNATE_AFTER + Duration::from_millis(200)).await;
     }
     let after = quiet(live).await;
     let live_instances = runtime.live_instances::<Counter>().unwrap_or(0);

@@ -127,6 +127,23 @@ pub async fn start_runtime(store: impl Store, idle_timeout: Duration) -> Runtime
         .expect("the bench runtime starts")
 }
 
+/// The runtime's default `hibernate_after`.
+pub const HIBERNATE_AFTER: Duration = Duration::from_secs(1);
+
+/// As [`start_runtime`] with hibernation off (`hibernate_after` = `idle_timeout` =
+/// [`NEVER_IDLE`]): every instance keeps its task and mailbox while it sits idle.
+pub async fn start_runtime_awake(store: impl Store) -> Runtime {
+    Runtime::builder()
+        .store(store)
+        .dispatcher(NoCommands)
+        .idle_timeout(NEVER_IDLE)
+        .hibernate_after(NEVER_IDLE)
+        .register::<Counter>()
+        .start()
+        .await
+        .expect("the bench runtime starts")
+}
+
 /// A multi-threaded tokio runtime with one worker per core, as an application would have.
 pub fn tokio_runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()

@@ -157,6 +157,16 @@ impl RuntimeBuilder {
     /// no store read; [`RuntimeBuilder::idle_timeout`] after its last activity it is
     /// passivated like any idle instance. Instances with commands still to send do not
     /// hibernate. A value at or above `idle_timeout` turns hibernation off.
+    ///
+    /// With hibernation on, a publish to an instance that nothing is running (asleep, or not
+    /// in memory yet) is handled on the publisher's own task: it loads the instance if need
+    /// be, runs the handler, commits and puts the instance back to sleep, with no instance
+    /// task woken ([`Stats::handled_inline`](crate::Stats::handled_inline) counts these).
+    /// Events for the same instance published meanwhile queue behind it, and a task takes
+    /// the instance over to handle them in order; a task also takes over when the event
+    /// left commands to send. Ordering, exactly-once handling and panic isolation of the
+    /// handler are the same on both paths. With hibernation off, every event goes through
+    /// the instance's task.
     pub fn hibernate_after(mut self, idle: Duration) -> Self {
         self.config.hibernate_after = idle;
         self

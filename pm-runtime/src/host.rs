@@ -4,7 +4,7 @@
 //! PM types that share an event type and a process id have two separate instances.
 
 use std::future::Future;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use tokio::sync::oneshot;
@@ -14,16 +14,23 @@ use crate::envelope::EventEnvelope;
 use crate::error::Error;
 use crate::fast_map::HashMap;
 use crate::ids::ProcessId;
+use crate::instance::inline::Inline;
 use crate::instance::mailbox::{Answer, Control, Delivered, Mailbox, Reply, Request, Ticket};
 use crate::instance::{Instance, task};
 use crate::process_manager::{ProcessManager, Role};
 use crate::shared::Shared;
 
-/// An instance in memory: awake (a task runs it) or hibernating (no task; the state waits
-/// here for the next request).
+/// An instance in memory: awake (a task runs it), busy (a publisher runs it on its own task)
+/// or hibernating (no task; the state waits here for the next request).
 enum Slot<P: ProcessManager> {
     Awake {
         mailbox: Mailbox<P>,
+        generation: u64,
+    },
+    /// Claimed by a publisher (see [`Inline`]). A mailbox is made only when someone else
+    /// sends to the instance meanwhile; the publisher then hands the instance to a task.
+    Busy {
+        mailbox: Option<Mailbox<P>>,
         generation: u64,
     },
     Asleep {
@@ -31,6 +38,14 @@ enum Slot<P: ProcessManager> {
         /// When the instance last did anything; it is passivated `idle_timeout` after.
         idle_since: Instant,
     },
+}
+
+/// What a publish to one instance found (see [`Host::claim`]).
+pub(crate) enum Claim<P: ProcessManager> {
+    /// A task runs the instance, or a publisher does: queue the event in its mailbox.
+    Queue(Mailbox<P>),
+    /// The instance was idle and is now the caller's to run.
+    Inline(Inline<P>),
 }
 
 /// How a new task gets its instance.
@@ -45,8 +60,24 @@ pub(crate) struct Host<P: ProcessManager> {
     pub(crate) shared: Arc<Shared>,
     /// How this PM's transient command failures are retried.
     pub(crate) command_retry: crate::dispatch::RetryPolicy,
-    registry: Mutex<HashMap<ProcessId, Slot<P>>>,
-    generations: AtomicU64,
+    registry: Mutex<Registry<P>>,
+}
+
+/// The instances in memory, and the number of the next task or claim (a generation): a
+/// task or a publisher only ever changes the slot it was given, which may since have been
+/// retired and made again for the same process id.
+struct Registry<P: ProcessManager> {
+    slots: HashMap<ProcessId, Slot<P>>,
+    // Counted under the registry's lock, which every user holds anyway, rather than in an
+    // atomic of its own that both cores would pull back and forth.
+    next_generation: u64,
+}
+
+impl<P: ProcessManager> Registry<P> {
+    fn generation(&mut self) -> u64 {
+        self.next_generation += 1;
+        self.next_generation
+    }
 }
 
 impl<P: ProcessManager> Host<P> {
@@ -57,30 +88,33 @@ impl<P: ProcessManager> Host<P> {
         Arc::new(Self {
             shared,
             command_retry,
-            registry: Mutex::new(HashMap::default()),
-            generations: AtomicU64::new(0),
+            registry: Mutex::new(Registry {
+                slots: HashMap::default(),
+                next_generation: 0,
+            }),
         })
     }
 
-    fn registry(&self) -> MutexGuard<'_, HashMap<ProcessId, Slot<P>>> {
+    fn registry(&self) -> MutexGuard<'_, Registry<P>> {
         // The map is consistent after every statement, so a poisoned lock is still usable.
         self.registry.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// The mailbox of the live task for `id`, spawning one when there is none: around the
-    /// hibernating instance if there is one, else loading the instance from the store.
+    /// The mailbox of the live task for `id` (or of the publisher running it), spawning a
+    /// task when there is none: around the hibernating instance if there is one, else
+    /// loading the instance from the store.
     pub(crate) fn mailbox(self: &Arc<Self>, id: &ProcessId) -> Mailbox<P> {
         let mut registry = self.registry();
-        if let Some(Slot::Awake { mailbox, .. }) = registry.get(id) {
-            return mailbox.clone();
+        if let Some(mailbox) = self.queue_of(registry.slots.get_mut(id)) {
+            return mailbox;
         }
-        let begin = match registry.remove(id) {
+        let begin = match registry.slots.remove(id) {
             Some(Slot::Asleep { instance, .. }) => Begin::Wake(instance),
-            Some(Slot::Awake { .. }) | None => Begin::Load,
+            Some(Slot::Awake { .. } | Slot::Busy { .. }) | None => Begin::Load,
         };
         let mailbox = Mailbox::new(self.shared.config.mailbox_capacity);
-        let generation = self.generations.fetch_add(1, Ordering::Relaxed);
-        registry.insert(
+        let generation = registry.generation();
+        registry.slots.insert(
             id.clone(),
             Slot::Awake {
                 mailbox: mailbox.clone(),
@@ -88,6 +122,34 @@ impl<P: ProcessManager> Host<P> {
             },
         );
         drop(registry);
+        self.spawn(id, generation, mailbox.clone(), begin);
+        mailbox
+    }
+
+    /// The mailbox requests for a running instance queue in: its task's, or the one its
+    /// publisher will find when it is done (made now if need be). `None` when nothing runs it.
+    fn queue_of(&self, slot: Option<&mut Slot<P>>) -> Option<Mailbox<P>> {
+        match slot? {
+            Slot::Awake { mailbox, .. } => Some(mailbox.clone()),
+            Slot::Busy { mailbox, .. } => Some(self.busy_mailbox(mailbox)),
+            Slot::Asleep { .. } => None,
+        }
+    }
+
+    /// The mailbox of a busy slot, made on first use.
+    fn busy_mailbox(&self, mailbox: &mut Option<Mailbox<P>>) -> Mailbox<P> {
+        mailbox
+            .get_or_insert_with(|| Mailbox::new(self.shared.config.mailbox_capacity))
+            .clone()
+    }
+
+    fn spawn(
+        self: &Arc<Self>,
+        id: &ProcessId,
+        generation: u64,
+        mailbox: Mailbox<P>,
+        begin: Begin<P>,
+    ) {
         // Loading counts as pending work until the task has counted its own outbox, so
         // `settled()` cannot slip between a spawn (after a restart, say) and the load.
         let loading = Ticket::new(&self.shared.activity);
@@ -95,20 +157,133 @@ impl<P: ProcessManager> Host<P> {
             Arc::clone(self),
             id.clone(),
             generation,
-            mailbox.clone(),
+            mailbox,
             begin,
             loading,
         ));
-        mailbox
+    }
+
+    /// Claims instance `id` for a publisher to run on its own task when nothing runs it (it
+    /// is hibernating or not in memory), which saves waking a task and switching to it;
+    /// otherwise gives the mailbox to queue in. Without hibernation every instance has a task.
+    pub(crate) fn claim(self: &Arc<Self>, id: &ProcessId) -> Claim<P> {
+        if !self.shared.config.hibernates() {
+            return Claim::Queue(self.mailbox(id));
+        }
+        let mut registry = self.registry();
+        let generation = registry.generation();
+        let busy = Slot::Busy {
+            mailbox: None,
+            generation,
+        };
+        let instance = match registry.slots.get_mut(id) {
+            Some(Slot::Awake { mailbox, .. }) => return Claim::Queue(mailbox.clone()),
+            Some(Slot::Busy { mailbox, .. }) => return Claim::Queue(self.busy_mailbox(mailbox)),
+            Some(slot) => match std::mem::replace(slot, busy) {
+                Slot::Asleep { instance, .. } => Some(instance),
+                Slot::Awake { .. } | Slot::Busy { .. } => None,
+            },
+            None => {
+                registry.slots.insert(id.clone(), busy);
+                None
+            }
+        };
+        drop(registry);
+        Claim::Inline(Inline::new(
+            Arc::clone(self),
+            id.clone(),
+            generation,
+            instance,
+        ))
+    }
+
+    /// Takes back instance `id` from the publisher that ran it (claim `generation`): it
+    /// hibernates again, or, when it has commands to send or requests queued meanwhile (or
+    /// `to_task`), a task takes it over; a finished instance leaves memory.
+    pub(crate) fn put_back(
+        self: &Arc<Self>,
+        id: &ProcessId,
+        generation: u64,
+        mut instance: Box<Instance<P>>,
+        to_task: bool,
+    ) {
+        let mut registry = self.registry();
+        let Some(slot) = registry.slots.get_mut(id) else {
+            instance.release();
+            return;
+        };
+        let Slot::Busy {
+            mailbox,
+            generation: g,
+        } = slot
+        else {
+            instance.release();
+            return;
+        };
+        if *g != generation {
+            instance.release();
+            return;
+        }
+        if instance.should_retire() {
+            let mailbox = mailbox.take();
+            registry.slots.remove(id);
+            drop(registry);
+            instance.release();
+            if let Some(mailbox) = mailbox {
+                task::drain(self, id, &mailbox, None);
+            }
+            return;
+        }
+        let to_task = to_task || instance.next_command().is_some();
+        let mailbox = match mailbox.take() {
+            Some(mailbox) if to_task || !mailbox.close_if_empty() => mailbox,
+            None if to_task => Mailbox::new(self.shared.config.mailbox_capacity),
+            _ => {
+                *slot = Slot::Asleep {
+                    instance,
+                    idle_since: Instant::now(),
+                };
+                return;
+            }
+        };
+        *slot = Slot::Awake {
+            mailbox: mailbox.clone(),
+            generation,
+        };
+        drop(registry);
+        self.spawn(id, generation, mailbox, Begin::Wake(instance));
+    }
+
+    /// Frees the slot of a claim whose publisher gave up (its future was dropped mid-way):
+    /// the instance in memory may be behind the store, so the next request reloads it.
+    pub(crate) fn abandon(self: &Arc<Self>, id: &ProcessId, generation: u64) {
+        let mut registry = self.registry();
+        let Some(Slot::Busy {
+            mailbox,
+            generation: g,
+        }) = registry.slots.get_mut(id)
+        else {
+            return;
+        };
+        if *g != generation {
+            return;
+        }
+        let mailbox = mailbox.take();
+        registry.slots.remove(id);
+        drop(registry);
+        if let Some(mailbox) = mailbox {
+            task::drain(self, id, &mailbox, None);
+        }
     }
 
     /// Removes the task `generation` of `id` from the registry, unless a newer one replaced it.
     pub(crate) fn retire(&self, id: &ProcessId, generation: u64) {
         let mut registry = self.registry();
-        if let Some(Slot::Awake { generation: g, .. }) = registry.get(id)
+        if let Some(Slot::Awake { generation: g, .. } | Slot::Busy { generation: g, .. }) =
+            registry.slots.get(id)
             && *g == generation
         {
-            registry.remove(id);
+            registry.slots.remove(id);
         }
     }
 
@@ -128,7 +303,7 @@ impl<P: ProcessManager> Host<P> {
         // Outside the lock; harmless if the instance stays awake after all.
         instance.compact();
         let mut registry = self.registry();
-        let Some(slot) = registry.get_mut(id) else {
+        let Some(slot) = registry.slots.get_mut(id) else {
             return Some(instance);
         };
         if !matches!(slot, Slot::Awake { generation: g, .. } if *g == generation)
@@ -152,7 +327,7 @@ impl<P: ProcessManager> Host<P> {
         let idle_timeout = self.shared.config.idle_timeout;
         let now = Instant::now();
         let mut passivated = 0;
-        self.registry().retain(|_, slot| match slot {
+        self.registry().slots.retain(|_, slot| match slot {
             Slot::Asleep { idle_since, .. } if now.duration_since(*idle_since) >= idle_timeout => {
                 passivated += 1;
                 false
@@ -167,25 +342,52 @@ impl<P: ProcessManager> Host<P> {
     /// state is in the store).
     pub(crate) fn live_mailboxes(&self) -> Vec<Mailbox<P>> {
         let mut registry = self.registry();
-        registry.retain(|_, slot| matches!(slot, Slot::Awake { .. }));
         registry
-            .values()
-            .filter_map(|slot| match slot {
-                Slot::Awake { mailbox, .. } => Some(mailbox.clone()),
-                Slot::Asleep { .. } => None,
-            })
+            .slots
+            .retain(|_, slot| !matches!(slot, Slot::Asleep { .. }));
+        registry
+            .slots
+            .values_mut()
+            .filter_map(|slot| self.queue_of(Some(slot)))
             .collect()
     }
 
     /// Number of instances in memory, awake or hibernating.
     pub(crate) fn live_count(&self) -> usize {
-        self.registry().len()
+        self.registry().slots.len()
     }
 
     /// Queues `event` at instance `id` and returns the future of its reply. Queueing happens
     /// before this returns, so events queued one after the other keep their order.
     pub(crate) async fn send(
         self: &Arc<Self>,
+        event: &Arc<EventEnvelope>,
+        id: ProcessId,
+        role: Role,
+        direct: bool,
+    ) -> impl Future<Output = Result<Delivered, Error>> + Send + 'static {
+        self.send_to(self.mailbox(&id), event, id, role, direct)
+            .await
+    }
+
+    /// Delivers a published `event` to the one instance `id` and waits for the result: on
+    /// the caller's task when the instance is idle, through its mailbox otherwise.
+    pub(crate) async fn publish_one(
+        self: &Arc<Self>,
+        event: &Arc<EventEnvelope>,
+        id: ProcessId,
+        role: Role,
+    ) -> Result<Delivered, Error> {
+        match self.claim(&id) {
+            Claim::Inline(inline) => inline.deliver(event, role).await,
+            Claim::Queue(mailbox) => self.send_to(mailbox, event, id, role, false).await.await,
+        }
+    }
+
+    /// As [`Host::send`], through `mailbox`.
+    async fn send_to(
+        self: &Arc<Self>,
+        mailbox: Mailbox<P>,
         event: &Arc<EventEnvelope>,
         id: ProcessId,
         role: Role,
@@ -199,7 +401,7 @@ impl<P: ProcessManager> Host<P> {
             reply: Some(tx),
             _ticket: Ticket::new(&self.shared.activity),
         };
-        let sent = self.mailbox(&id).cast(request).await.is_ok();
+        let sent = mailbox.cast(request).await.is_ok();
         let host = Arc::clone(self);
         let event = Arc::clone(event);
         async move {

@@ -111,7 +111,7 @@ impl<P: ProcessManager> Route for Arc<Host<P>> {
             let mut published = Published::default();
             if let Targets::One(id) = correlation.targets {
                 if owned(&&id) {
-                    published.count(self.send(event, id, role, false).await.await?);
+                    published.count(self.publish_one(event, id, role).await?);
                 }
                 return Ok(published);
             }

@@ -64,6 +64,9 @@ counters! {
     /// Idle instance tasks that ended with their instance kept asleep in memory (woken,
     /// without a store read, by its next request).
     hibernated,
+    /// Published events delivered on the publisher's own task because nothing was running
+    /// their instance (asleep or not in memory): no instance task was woken for them.
+    handled_inline,
     /// The longest outbox any instance has held (a high-water mark, not a count).
     outbox_peak,
 }

@@ -1,12 +1,13 @@
 //! Hibernation: an idle instance's task ends and its state waits in memory, without a task,
-//! until its next request wakes it (no store read) or the idle timeout passivates it.
+//! until its next request wakes it (no store read) or the idle timeout passivates it. A
+//! publish to a sleeping instance is handled on the publisher's own task.
 
 #![allow(clippy::unwrap_used)] // test helpers may panic: a failure is the point
 
 mod common;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use common::*;
@@ -147,8 +148,10 @@ async fn a_hibernating_instance_is_passivated_after_the_idle_timeout() {
 async fn events_racing_hibernation_are_all_handled_in_order() {
     let store = Arc::new(CountingStore::default());
     let recorder = Recorder::default();
-    // Tasks hibernate after 1 ms idle, so publishes keep landing while a task is going to
-    // sleep; each instance must still see every event, once, in order.
+    // Tasks hibernate after 1 ms idle. Two publishers per instance send bursts, so events
+    // land while the other publisher runs the instance on its own task (they queue, and a
+    // task takes over), while that task goes to sleep, and while the instance sleeps (the
+    // publisher runs it). Each publisher's events must all be handled, once, in order.
     let rt = runtime_with(
         Arc::clone(&store),
         &recorder,
@@ -156,37 +159,171 @@ async fn events_racing_hibernation_are_all_handled_in_order() {
         Duration::from_secs(60),
     )
     .await;
+    for i in 0..4 {
+        rt.publish(placed(&format!("o-{i}"), 1)).await.unwrap();
+    }
     let mut publishers = Vec::new();
-    for p in 0..4 {
+    for p in 0..8u64 {
         let rt = rt.clone();
         publishers.push(tokio::spawn(async move {
-            let id = format!("o-{p}");
-            rt.publish(placed(&id, 1)).await.unwrap();
+            let id = format!("o-{}", p % 4);
             for n in 0..150u64 {
-                // 0, 1 or 2 ms: sometimes in time, sometimes just as the task hibernates.
-                tokio::time::sleep(Duration::from_micros((n * 7919 + p) % 3 * 1000)).await;
-                rt.publish(note(&id, n.to_string())).await.unwrap();
+                if n % 5 == 0 {
+                    // 0, 1 or 2 ms between bursts: sometimes in time, sometimes just as
+                    // the task hibernates.
+                    tokio::time::sleep(Duration::from_micros((n * 7919 + p) % 3 * 1000)).await;
+                }
+                rt.publish(note(&id, format!("{p}-{n}"))).await.unwrap();
             }
         }));
     }
     for publisher in publishers {
         publisher.await.unwrap();
     }
-    let expected: Vec<String> = (0..150).map(|n: u64| n.to_string()).collect();
-    for p in 0..4 {
-        let state = rt.state::<Order>(format!("o-{p}")).await.unwrap();
-        assert_eq!(state.notes, expected, "instance o-{p}");
+    for i in 0..4u64 {
+        let state = rt.state::<Order>(format!("o-{i}")).await.unwrap();
+        for p in [i, i + 4] {
+            let prefix = format!("{p}-");
+            let seen: Vec<&str> = (state.notes.iter())
+                .filter_map(|note| note.strip_prefix(&prefix))
+                .collect();
+            let expected: Vec<String> = (0..150).map(|n: u64| n.to_string()).collect();
+            assert_eq!(seen, expected, "publisher {p} at instance o-{i}");
+        }
+        assert_eq!(state.notes.len(), 300, "instance o-{i}");
     }
+    let stats = rt.stats();
     assert!(
-        rt.stats().hibernated >= 20,
-        "the race was exercised: {} hibernations",
-        rt.stats().hibernated
+        stats.hibernated >= 3 && stats.handled_inline >= 100,
+        "the races were exercised: {} hibernations, {} events handled by their publisher",
+        stats.hibernated,
+        stats.handled_inline
+    );
+    assert!(
+        stats.handled - stats.handled_inline >= 10,
+        "some events queued behind a busy publisher: {} of {} handled by a task",
+        stats.handled - stats.handled_inline,
+        stats.handled
     );
     assert_eq!(
         store.loads.load(Ordering::SeqCst),
         4,
         "one load per instance"
     );
+    rt.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_sleeping_instance_is_run_by_its_publisher() {
+    let store = Arc::new(CountingStore::default());
+    let recorder = Recorder::default();
+    let rt = runtime_with(
+        Arc::clone(&store),
+        &recorder,
+        Duration::from_millis(10),
+        Duration::from_secs(60),
+    )
+    .await;
+    rt.publish(placed("o-1", 10)).await.unwrap();
+    rt.settled().await;
+    // `placed` sent a command, so a task ran the instance until it went to sleep.
+    eventually(|| rt.stats().hibernated == 1).await;
+    let before = rt.stats();
+    for n in 0..3 {
+        rt.publish(note("o-1", n.to_string())).await.unwrap();
+    }
+    let after = rt.stats();
+    assert_eq!(after.handled_inline - before.handled_inline, 3);
+    assert_eq!(
+        after.hibernated, 1,
+        "no task was woken, so none went back to sleep"
+    );
+    assert_eq!(store.loads.load(Ordering::SeqCst), 1, "no store read");
+    let state = rt.state::<Order>("o-1").await.unwrap();
+    assert_eq!(state.notes, ["0", "1", "2"]);
+    rt.shutdown().await.unwrap();
+}
+
+/// A store whose commits wait while `stalled` is set.
+#[derive(Default)]
+struct StallingStore {
+    inner: CountingStore,
+    stalled: AtomicBool,
+}
+
+impl Store for StallingStore {
+    fn load<'a>(
+        &'a self,
+        pm: &'a str,
+        process_id: &'a ProcessId,
+    ) -> StoreFuture<'a, Option<StoredInstance>> {
+        self.inner.load(pm, process_id)
+    }
+    fn commit(&self, commit: Commit) -> StoreFuture<'_, ()> {
+        Box::pin(async move {
+            while self.stalled.load(Ordering::SeqCst) {
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+            self.inner.commit(commit).await
+        })
+    }
+    fn due_timers(&self, until_ms: u64, limit: usize) -> StoreFuture<'_, Vec<DueTimer>> {
+        self.inner.due_timers(until_ms, limit)
+    }
+    fn unfinished(&self, pm: &str) -> StoreFuture<'_, Vec<ProcessId>> {
+        self.inner.unfinished(pm)
+    }
+    fn instances(&self, pm: &str) -> StoreFuture<'_, Vec<InstanceSummary>> {
+        self.inner.instances(pm)
+    }
+    fn purge_finished(&self, pm: &str, before_ms: u64) -> StoreFuture<'_, u64> {
+        self.inner.purge_finished(pm, before_ms)
+    }
+    fn is_durable(&self) -> bool {
+        false
+    }
+}
+
+#[tokio::test]
+async fn a_publisher_dropped_mid_commit_frees_the_instance_for_the_next_request() {
+    let store = Arc::new(StallingStore::default());
+    let recorder = Recorder::default();
+    let rt = Runtime::builder()
+        .store(Arc::clone(&store))
+        .dispatcher(recorder.clone())
+        .hibernate_after(Duration::from_millis(10))
+        .register::<Order>()
+        .start()
+        .await
+        .unwrap();
+    rt.publish(placed("o-1", 10)).await.unwrap();
+    rt.settled().await;
+    eventually(|| rt.stats().hibernated == 1).await;
+
+    // The publisher runs the sleeping instance itself and is dropped while its commit waits;
+    // a state query arrives meanwhile and queues behind it.
+    store.stalled.store(true, Ordering::SeqCst);
+    let publishing = tokio::spawn({
+        let rt = rt.clone();
+        async move { rt.publish(note("o-1", "lost")).await }
+    });
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let query = tokio::spawn({
+        let rt = rt.clone();
+        async move { rt.state::<Order>("o-1").await }
+    });
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    publishing.abort();
+    assert!(publishing.await.unwrap_err().is_cancelled());
+    store.stalled.store(false, Ordering::SeqCst);
+
+    // The query is answered from the store, which never got the dropped commit.
+    let state = query.await.unwrap().unwrap();
+    assert_eq!((state.amount, state.notes.len()), (10, 0));
+    assert_eq!(store.inner.loads.load(Ordering::SeqCst), 2, "reloaded once");
+    rt.publish(note("o-1", "kept")).await.unwrap();
+    let state = rt.state::<Order>("o-1").await.unwrap();
+    assert_eq!(state.notes, ["kept"]);
     rt.shutdown().await.unwrap();
 }
 

@@ -3,9 +3,11 @@
 //! The task handles its mailbox one request at a time, commits every change through the
 //! store before acting on it, and sends its outbox one command at a time. `events` holds the
 //! event path, `outbox` the command path, `parking` dead letters and their resolution,
-//! `task` the loop that ties them together.
+//! `task` the loop that ties them together, `inline` the publisher that runs an idle
+//! instance on its own task instead.
 
 mod events;
+pub(crate) mod inline;
 pub(crate) mod mailbox;
 mod outbox;
 mod parking;

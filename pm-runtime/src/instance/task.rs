@@ -8,13 +8,14 @@ use tokio::task::JoinHandle;
 use tokio::time::{Instant, sleep_until};
 use tracing::Instrument;
 
-use super::mailbox::{Answer, Control, Incoming, Mailbox, Request, Ticket};
+use super::mailbox::{Answer, Control, Delivered, Incoming, Mailbox, Request, Ticket};
 use super::outbox::Next;
 use super::{Instance, Origin};
-use crate::error::DispatchError;
+use crate::envelope::EventEnvelope;
+use crate::error::{DispatchError, Error};
 use crate::host::{Begin, Host};
 use crate::ids::ProcessId;
-use crate::process_manager::ProcessManager;
+use crate::process_manager::{ProcessManager, Role};
 
 /// The command being sent, and when to send the head command again after a failure.
 #[derive(Default)]
@@ -246,15 +247,7 @@ async fn on_request<P: ProcessManager>(instance: &mut Instance<P>, request: Requ
             reply,
             _ticket,
         } => {
-            let span = tracing::debug_span!("pm_event", event_id = %event.event_id,
-                                            event_type = %event.event_type);
-            let started = Instant::now();
-            let result = instance
-                .on_event(&event, role, direct, Origin::Mailbox)
-                .instrument(span)
-                .await;
-            let latencies = &instance.host.shared.latencies;
-            latencies.event.record(started.elapsed());
+            let result = handle_event(instance, &event, role, direct).await;
             if let Some(reply) = reply {
                 let _ = reply.send(Answer::Done(result));
             } else if let Err(error) = result {
@@ -276,6 +269,25 @@ async fn on_request<P: ProcessManager>(instance: &mut Instance<P>, request: Requ
         }
     }
     false
+}
+
+/// Handles one event from outside (a publish or a handle), timed and in its own span.
+pub(crate) async fn handle_event<P: ProcessManager>(
+    instance: &mut Instance<P>,
+    event: &EventEnvelope,
+    role: Role,
+    direct: bool,
+) -> Result<Delivered, Error> {
+    let span = tracing::debug_span!("pm_event", event_id = %event.event_id,
+                                    event_type = %event.event_type);
+    let started = Instant::now();
+    let result = instance
+        .on_event(event, role, direct, Origin::Mailbox)
+        .instrument(span)
+        .await;
+    let latencies = &instance.host.shared.latencies;
+    latencies.event.record(started.elapsed());
+    result
 }
 
 fn reply_error(request: Request, error: crate::error::Error) {
@@ -311,7 +323,7 @@ fn reply_control_error<P>(request: Control<P>, error: crate::error::Error) {
 
 /// After retiring: every request still queued is told to resolve the instance again, and
 /// events cast without a reply are delivered again on the caller's behalf.
-fn drain<P: ProcessManager>(
+pub(crate) fn drain<P: ProcessManager>(
     host: &Arc<Host<P>>,
     id: &ProcessId,
     mailbox: &Mailbox<P>,
