@@ -338,7 +338,11 @@ impl<P: ProcessManager> Instance<P> {
                 .filter(|t| t.event.event_type == *event_type);
             commit.unschedule.extend(cancelled.map(|t| t.timer_id));
         }
-        let now = self.host.shared.clock.now_ms();
+        if ctx.scheduled.is_empty() {
+            return;
+        }
+        // Due times count from the commit's own time: one clock read per commit.
+        let now = commit.at_ms;
         let scheduled = ctx.scheduled;
         let timers = outgoing::timers(P::NAME, &self.id, scheduled, cause, correlation_id, now);
         commit.schedule.extend(timers);
