@@ -15,7 +15,10 @@ use crate::ids::ProcessId;
 use crate::status::InstanceStatus;
 
 /// Instances by PM name, then by process id: a lookup borrows both, allocating nothing.
-type Instances = HashMap<String, HashMap<ProcessId, StoredInstance>>;
+/// Boxed: a stored instance is several hundred bytes (a dead letter holds an event and a
+/// command), which inline would make every table slot that large, every growth of the
+/// table a move of them all, and the table many times what the caches hold.
+type Instances = HashMap<String, HashMap<ProcessId, Box<StoredInstance>>>;
 
 /// Independent locks over the instances, so commits of different instances on different
 /// cores rarely wait for each other.
@@ -92,18 +95,20 @@ impl InMemoryStore {
                 found,
             });
         }
-        let instance = entry.or_insert_with(|| StoredInstance {
-            status: InstanceStatus::Running,
-            revision: 0,
-            state: Vec::new(),
-            state_version: commit.state_version,
-            handled: Vec::new(),
-            outbox: Vec::new(),
-            completed: Vec::new(),
-            timers: Vec::new(),
-            dead_letter: None,
-            stash: Vec::new(),
-            updated_at_ms: commit.at_ms,
+        let instance = entry.or_insert_with(|| {
+            Box::new(StoredInstance {
+                status: InstanceStatus::Running,
+                revision: 0,
+                state: Vec::new(),
+                state_version: commit.state_version,
+                handled: Vec::new(),
+                outbox: Vec::new(),
+                completed: Vec::new(),
+                timers: Vec::new(),
+                dead_letter: None,
+                stash: Vec::new(),
+                updated_at_ms: commit.at_ms,
+            })
         });
         instance.revision = commit.revision;
         instance.status = commit.status;
@@ -200,7 +205,7 @@ impl Store for InMemoryStore {
             .lock(process_id)
             .get(pm)
             .and_then(|of_pm| of_pm.get(process_id))
-            .cloned();
+            .map(|stored| StoredInstance::clone(stored));
         Box::pin(std::future::ready(Ok(found)))
     }
 
