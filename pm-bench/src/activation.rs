@@ -10,8 +10,9 @@ use crate::drive::drive;
 use crate::saga::{Counter, NEVER_IDLE, Opened, instance_ids, start_runtime};
 
 /// Time to start `n` fresh instances through `Runtime::publish` of their start event from
-/// `publishers` tasks, on the default in-memory store. Each start spawns the instance task,
-/// loads (finds nothing), runs the start handler and commits the new instance.
+/// `publishers` tasks, on the default in-memory store. Each start, on the publisher's own
+/// task, loads (finds nothing), runs the start handler, commits the new instance and leaves
+/// it asleep in the registry; no instance task is spawned.
 pub async fn instance_start(n: usize, publishers: usize) -> Duration {
     let runtime = start_runtime(InMemoryStore::new(), NEVER_IDLE).await;
     let elapsed = open_all(&runtime, Arc::new(instance_ids(n)), publishers).await;

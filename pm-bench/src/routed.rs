@@ -3,9 +3,12 @@
 //! One event costs, end to end: building the envelope (`EventEnvelope::new`: a random UUIDv4
 //! event id and the typed payload behind an `Arc`), the routing table lookup, correlation
 //! (the generated code reads `id` and builds a `ProcessId`), the instance registry lookup,
-//! the bounded mailbox, the handler, encoding the state to JSON, the commit to the
-//! `InMemoryStore` (the runtime's default store), the in-memory mirror of the commit, and the
-//! reply over a oneshot that `Runtime::publish` awaits. The baseline router
+//! the handler, encoding the state to JSON, the commit to the `InMemoryStore` (the runtime's
+//! default store), the in-memory mirror of the commit, and putting the instance back. An
+//! instance nothing runs is run by its publisher on the publisher's own task; one that is
+//! busy (another publisher holds it) takes the event through its mailbox and a task, with a
+//! reply over a oneshot that `Runtime::publish` awaits (always so at one instance and 64
+//! publishers). The baseline router
 //! ([`crate::baseline_router`]) does the same routing and handling with none of the
 //! persistence, dedup or lifecycle work; the direct loop ([`crate::direct`]) only the
 //! handling.
