@@ -26,8 +26,9 @@ use pm_bench::memory::{Host, per_idle_instance};
 use pm_bench::postgres::{PgBenchError, raw_postgres, runtime_postgres};
 use pm_bench::report::{Line, micros, quantile};
 use pm_bench::routed::Routed;
-use pm_bench::saga::tokio_runtime;
-use pm_runtime::Synchronous;
+use pm_bench::saga::{Ticked, tokio_runtime};
+use pm_runtime::{Event, EventEnvelope, Synchronous};
+use uuid::Uuid;
 use stats_alloc::{INSTRUMENTED_SYSTEM, StatsAlloc};
 use tracing_subscriber::layer::SubscriberExt;
 
@@ -514,10 +515,13 @@ fn decode(config: &Config) {
     decoder.payload_json(&bytes);
     decoder.concrete_json(&bytes);
     let dispatch = ns_per_iter(iters, |_| decoder.dispatch_json(&bytes));
+    let envelope = EventEnvelope::from_json_bytes(Uuid::from_u128(3), Ticked::NAME, &bytes[..]);
+    let in_envelope = ns_per_iter(iters, |_| decoder.dispatch_envelope(&envelope));
     let payload = ns_per_iter(iters, |_| decoder.payload_json(&bytes));
     let concrete = ns_per_iter(iters, |_| decoder.concrete_json(&bytes));
     let line = Line::new("decode_json")
         .dec("dispatch_ns", dispatch)
+        .dec("dispatch_in_envelope_ns", in_envelope)
         .dec("payload_ns", payload)
         .dec("concrete_ns", concrete)
         .dec("ratio", dispatch / concrete)
