@@ -28,9 +28,9 @@ use pm_bench::report::{Line, micros, quantile};
 use pm_bench::routed::Routed;
 use pm_bench::saga::{Ticked, tokio_runtime};
 use pm_runtime::{Event, EventEnvelope, Synchronous};
-use uuid::Uuid;
 use stats_alloc::{INSTRUMENTED_SYSTEM, StatsAlloc};
 use tracing_subscriber::layer::SubscriberExt;
+use uuid::Uuid;
 
 // Counts every allocation of this binary (the criterion benches do not have it). The
 // workspace forbids `unsafe`, which a `GlobalAlloc` impl needs, so the wrapper is

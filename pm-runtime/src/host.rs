@@ -198,13 +198,15 @@ impl<P: ProcessManager> Host<P> {
     }
 
     /// Takes back instance `id` from the publisher that ran it (claim `generation`): it
-    /// hibernates again, or, when it has commands to send or requests queued meanwhile (or
-    /// `to_task`), a task takes it over; a finished instance leaves memory.
+    /// hibernates again, idle from `idle_since`, or, when it has commands to send or
+    /// requests queued meanwhile (or `to_task`), a task takes it over; a finished instance
+    /// leaves memory.
     pub(crate) fn put_back(
         self: &Arc<Self>,
         id: &ProcessId,
         generation: u64,
         mut instance: Box<Instance<P>>,
+        idle_since: Instant,
         to_task: bool,
     ) {
         let mut registry = self.registry();
@@ -241,7 +243,7 @@ impl<P: ProcessManager> Host<P> {
             _ => {
                 *slot = Slot::Asleep {
                     instance,
-                    idle_since: Instant::now(),
+                    idle_since,
                 };
                 return;
             }

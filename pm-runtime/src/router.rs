@@ -1,6 +1,5 @@
 //! Event routing: event type → interested PM types → correlation → instances.
 
-use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -9,6 +8,7 @@ use uuid::Uuid;
 
 use crate::envelope::EventEnvelope;
 use crate::error::Error;
+use crate::fast_map::HashMap;
 use crate::host::Host;
 use crate::ids::ProcessId;
 use crate::instance::mailbox::{Delivered, Request};

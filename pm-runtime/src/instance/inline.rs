@@ -15,6 +15,7 @@
 
 use std::sync::Arc;
 
+use tokio::time::Instant;
 use tracing::Instrument;
 
 use super::Instance;
@@ -79,22 +80,23 @@ impl<P: ProcessManager> Inline<P> {
         };
         // A stash left to replay goes first, which is the task's job at its start.
         if instance.status().accepts_events() && !instance.stash.is_empty() {
-            self.put_back(instance, true);
+            self.put_back(instance, Instant::now(), true);
             let host = &self.host;
             return host.send(event, self.id.clone(), role, false).await.await;
         }
         let instance = self.instance.insert(instance);
-        let result = handle_event(instance, event, role, false).await;
+        let (result, ended) = handle_event(instance, event, role, false).await;
         Counters::bump(&self.host.shared.counters.handled_inline);
         if let Some(instance) = self.instance.take() {
-            self.put_back(instance, false);
+            self.put_back(instance, ended, false);
         }
         result
     }
 
-    fn put_back(&mut self, instance: Box<Instance<P>>, to_task: bool) {
+    fn put_back(&mut self, instance: Box<Instance<P>>, idle_since: Instant, to_task: bool) {
         self.claimed = false;
-        (self.host).put_back(&self.id, self.generation, instance, to_task);
+        let (host, id) = (&self.host, &self.id);
+        host.put_back(id, self.generation, instance, idle_since, to_task);
     }
 }
 

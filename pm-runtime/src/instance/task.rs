@@ -247,7 +247,7 @@ async fn on_request<P: ProcessManager>(instance: &mut Instance<P>, request: Requ
             reply,
             _ticket,
         } => {
-            let result = handle_event(instance, &event, role, direct).await;
+            let (result, _) = handle_event(instance, &event, role, direct).await;
             if let Some(reply) = reply {
                 let _ = reply.send(Answer::Done(result));
             } else if let Err(error) = result {
@@ -271,13 +271,14 @@ async fn on_request<P: ProcessManager>(instance: &mut Instance<P>, request: Requ
     false
 }
 
-/// Handles one event from outside (a publish or a handle), timed and in its own span.
+/// Handles one event from outside (a publish or a handle), timed and in its own span;
+/// returns the result and when handling ended.
 pub(crate) async fn handle_event<P: ProcessManager>(
     instance: &mut Instance<P>,
     event: &EventEnvelope,
     role: Role,
     direct: bool,
-) -> Result<Delivered, Error> {
+) -> (Result<Delivered, Error>, Instant) {
     let span = tracing::debug_span!("pm_event", event_id = %event.event_id,
                                     event_type = %event.event_type);
     let started = Instant::now();
@@ -285,9 +286,10 @@ pub(crate) async fn handle_event<P: ProcessManager>(
         .on_event(event, role, direct, Origin::Mailbox)
         .instrument(span)
         .await;
+    let ended = Instant::now();
     let latencies = &instance.host.shared.latencies;
-    latencies.event.record(started.elapsed());
-    result
+    latencies.event.record(ended.duration_since(started));
+    (result, ended)
 }
 
 fn reply_error(request: Request, error: crate::error::Error) {
