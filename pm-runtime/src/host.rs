@@ -189,12 +189,13 @@ impl<P: ProcessManager> Host<P> {
             }
         };
         drop(registry);
-        Claim::Inline(Inline::new(
-            Arc::clone(self),
-            id.clone(),
-            generation,
-            instance,
-        ))
+        // The instance's own id is the registry's key (the event's is an equal copy): with
+        // it, putting the instance back compares pointers instead of reading the key.
+        let id = instance
+            .as_ref()
+            .map_or(id, |instance| instance.id())
+            .clone();
+        Claim::Inline(Inline::new(Arc::clone(self), id, generation, instance))
     }
 
     /// Takes back instance `id` from the publisher that ran it (claim `generation`): it

@@ -108,6 +108,10 @@ impl<P: ProcessManager> Instance<P> {
         Ok(instance)
     }
 
+    pub(crate) fn id(&self) -> &ProcessId {
+        &self.id
+    }
+
     pub(crate) fn status(&self) -> InstanceStatus {
         self.status
     }
