@@ -117,14 +117,7 @@ impl Store for DiscardStore {
 
 /// A runtime hosting [`Counter`] on `store`, with the default mailbox and `idle_timeout`.
 pub async fn start_runtime(store: impl Store, idle_timeout: Duration) -> Runtime {
-    Runtime::builder()
-        .store(store)
-        .dispatcher(NoCommands)
-        .idle_timeout(idle_timeout)
-        .register::<Counter>()
-        .start()
-        .await
-        .expect("the bench runtime starts")
+    start(store, idle_timeout, HIBERNATE_AFTER).await
 }
 
 /// The runtime's default `hibernate_after`.
@@ -133,11 +126,15 @@ pub const HIBERNATE_AFTER: Duration = Duration::from_secs(1);
 /// As [`start_runtime`] with hibernation off (`hibernate_after` = `idle_timeout` =
 /// [`NEVER_IDLE`]): every instance keeps its task and mailbox while it sits idle.
 pub async fn start_runtime_awake(store: impl Store) -> Runtime {
+    start(store, NEVER_IDLE, NEVER_IDLE).await
+}
+
+async fn start(store: impl Store, idle_timeout: Duration, hibernate_after: Duration) -> Runtime {
     Runtime::builder()
         .store(store)
         .dispatcher(NoCommands)
-        .idle_timeout(NEVER_IDLE)
-        .hibernate_after(NEVER_IDLE)
+        .idle_timeout(idle_timeout)
+        .hibernate_after(hibernate_after)
         .register::<Counter>()
         .start()
         .await
