@@ -33,7 +33,7 @@ fn routed(c: &mut Criterion) {
     group.bench_function("baseline_router", |b| {
         b.iter_custom(|iters| tokio.block_on(baseline.publish(iters as usize * EVENTS, PUBLISHERS)))
     });
-    baseline.shutdown();
+    tokio.block_on(baseline.shutdown());
 
     group.bench_function("direct", |b| {
         b.iter_custom(|iters| direct_loop(INSTANCES, iters as usize * EVENTS))

@@ -119,12 +119,31 @@ async fn instance(mut mailbox: mpsc::Receiver<Message>) {
     }
 }
 
+/// Tasks alive on the current tokio runtime.
+pub fn alive_tasks() -> usize {
+    tokio::runtime::Handle::current()
+        .metrics()
+        .num_alive_tasks()
+}
+
+/// Waits until at most `tasks` tasks are alive. A router's instance tasks end only once they
+/// see their mailbox closed, after `ActorRouter::clear`: a measure that started while
+/// thousands of them were still ending would pay for their teardown. The runtime's
+/// `shutdown` does its teardown before it returns.
+pub async fn tasks_ended(tasks: usize) {
+    while alive_tasks() > tasks {
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+}
+
 /// The baseline router with `instances` live instances, for the routed measure.
 #[derive(Debug)]
 pub struct Baseline {
     /// The router.
     pub router: Arc<ActorRouter>,
     ids: Arc<Vec<String>>,
+    /// Tasks alive before the router's, which `shutdown` waits to get back to.
+    tasks_before: usize,
 }
 
 impl Baseline {
@@ -133,6 +152,7 @@ impl Baseline {
         let baseline = Self {
             router: ActorRouter::new(),
             ids: Arc::new(instance_ids(instances)),
+            tasks_before: alive_tasks(),
         };
         let (router, ids) = (Arc::clone(&baseline.router), Arc::clone(&baseline.ids));
         let opened = drive(instances, instances, publishers, move |i, _| {
@@ -153,8 +173,9 @@ impl Baseline {
         .await
     }
 
-    /// Ends the instance tasks.
-    pub fn shutdown(self) {
+    /// Ends the instance tasks and waits until they have.
+    pub async fn shutdown(self) {
         self.router.clear();
+        tasks_ended(self.tasks_before).await;
     }
 }

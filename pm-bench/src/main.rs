@@ -228,7 +228,7 @@ async fn routed(config: &Config, name: &str, instances: usize) {
     let before = allocations();
     let baseline_time = baseline.publish(events, publishers).await;
     let baseline_allocs = (allocations() - before) as f64 / events as f64;
-    baseline.shutdown();
+    baseline.shutdown().await;
 
     let direct_time = tokio::task::spawn_blocking(move || direct_loop(instances, events))
         .await

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use pm_runtime::{InMemoryStore, Runtime, Store};
 
-use crate::baseline_router::ActorRouter;
+use crate::baseline_router::{ActorRouter, alive_tasks, tasks_ended};
 use crate::drive::drive;
 use crate::saga::{
     Counter, DiscardStore, HIBERNATE_AFTER, NEVER_IDLE, Opened, instance_ids, start_runtime,
@@ -103,6 +103,7 @@ async fn open_all(runtime: &Runtime, ids: Arc<Vec<String>>, publishers: usize) {
 }
 
 async fn baseline(ids: Arc<Vec<String>>, publishers: usize, live: LiveBytes, state: i64) -> f64 {
+    let tasks_before = alive_tasks();
     let router = ActorRouter::new();
     let n = ids.len();
     let before = quiet(live).await;
@@ -115,6 +116,7 @@ async fn baseline(ids: Arc<Vec<String>>, publishers: usize, live: LiveBytes, sta
     let after = quiet(live).await;
     assert_eq!(router.len(), n, "every actor is live");
     router.clear();
+    tasks_ended(tasks_before).await;
     per_instance(before, after, n, state)
 }
 
