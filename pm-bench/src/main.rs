@@ -522,6 +522,7 @@ fn decode(config: &Config) {
     let line = Line::new("decode_json")
         .dec("dispatch_ns", dispatch)
         .dec("dispatch_in_envelope_ns", in_envelope)
+        .dec("in_envelope_ratio", in_envelope / concrete)
         .dec("payload_ns", payload)
         .dec("concrete_ns", concrete)
         .dec("ratio", dispatch / concrete)
