@@ -11,7 +11,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use pm_examples::demo::{saga_id, stock_refused};
 
 const KILLS: usize = 24;
-const SAGAS: i64 = 6_000;
+const SAGAS: i64 = 24_000;
 const REJECT_RATE: &str = "0.2";
 
 /// A small xorshift generator: reproducible from the printed seed.
