@@ -71,12 +71,7 @@ impl Decoder {
     /// JSON bytes → envelope → generated dispatch → handler.
     pub fn dispatch_json(&mut self, bytes: &[u8]) {
         let envelope = EventEnvelope::from_json_bytes(self.event_id, Ticked::NAME, bytes);
-        let mut ctx = context::<Counter>(self.process_id.clone());
-        let commands = self
-            .state
-            .handle(&envelope, &mut ctx)
-            .expect("the event decodes");
-        black_box(commands);
+        self.dispatch_envelope(&envelope);
     }
 
     /// The generated dispatch on an envelope already holding `bytes` (as the runtime gets it

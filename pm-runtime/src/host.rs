@@ -228,13 +228,8 @@ impl<P: ProcessManager> Host<P> {
             return;
         }
         if instance.should_retire() {
-            let mailbox = mailbox.take();
-            registry.slots.remove(id);
-            drop(registry);
             instance.release();
-            if let Some(mailbox) = mailbox {
-                task::drain(self, id, &mailbox, None);
-            }
+            self.free_claim(registry, id);
             return;
         }
         let to_task = to_task || instance.next_command().is_some();
@@ -260,21 +255,23 @@ impl<P: ProcessManager> Host<P> {
     /// Frees the slot of a claim whose publisher gave up (its future was dropped mid-way):
     /// the instance in memory may be behind the store, so the next request reloads it.
     pub(crate) fn abandon(self: &Arc<Self>, id: &ProcessId, generation: u64) {
-        let mut registry = self.registry();
-        let Some(Slot::Busy {
-            mailbox,
-            generation: g,
-        }) = registry.slots.get_mut(id)
-        else {
-            return;
-        };
-        if *g != generation {
-            return;
+        let registry = self.registry();
+        if matches!(registry.slots.get(id), Some(Slot::Busy { generation: g, .. }) if *g == generation)
+        {
+            self.free_claim(registry, id);
         }
-        let mailbox = mailbox.take();
-        registry.slots.remove(id);
+    }
+
+    /// Removes the claimed slot of `id` and lets go of the registry; whoever queued in its
+    /// mailbox meanwhile is told to resolve the instance again.
+    fn free_claim(self: &Arc<Self>, mut registry: MutexGuard<'_, Registry<P>>, id: &ProcessId) {
+        let removed = registry.slots.remove(id);
         drop(registry);
-        if let Some(mailbox) = mailbox {
+        if let Some(Slot::Busy {
+            mailbox: Some(mailbox),
+            ..
+        }) = removed
+        {
             task::drain(self, id, &mailbox, None);
         }
     }
@@ -282,8 +279,7 @@ impl<P: ProcessManager> Host<P> {
     /// Removes the task `generation` of `id` from the registry, unless a newer one replaced it.
     pub(crate) fn retire(&self, id: &ProcessId, generation: u64) {
         let mut registry = self.registry();
-        if let Some(Slot::Awake { generation: g, .. } | Slot::Busy { generation: g, .. }) =
-            registry.slots.get(id)
+        if let Some(Slot::Awake { generation: g, .. }) = registry.slots.get(id)
             && *g == generation
         {
             registry.slots.remove(id);

@@ -12,15 +12,16 @@ use std::time::Duration;
 
 use common::*;
 use pm_runtime::{
-    Commit, DueTimer, InMemoryStore, InstanceSummary, ProcessId, Runtime, Store, StoreFuture,
-    StoredInstance,
+    Commit, DueTimer, Error, HandlerError, InMemoryStore, InstanceStatus, InstanceSummary,
+    ProcessId, Runtime, Store, StoreFuture, StoredInstance,
 };
 
-/// An in-memory store that counts instance loads.
+/// An in-memory store that counts instance loads, and whose commits wait while `stalled`.
 #[derive(Default)]
 struct CountingStore {
     inner: InMemoryStore,
     loads: AtomicUsize,
+    stalled: AtomicBool,
 }
 
 impl Store for CountingStore {
@@ -33,7 +34,12 @@ impl Store for CountingStore {
         self.inner.load(pm, process_id)
     }
     fn commit(&self, commit: Commit) -> StoreFuture<'_, ()> {
-        self.inner.commit(commit)
+        Box::pin(async move {
+            while self.stalled.load(Ordering::SeqCst) {
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+            self.inner.commit(commit).await
+        })
     }
     fn due_timers(&self, until_ms: u64, limit: usize) -> StoreFuture<'_, Vec<DueTimer>> {
         self.inner.due_timers(until_ms, limit)
@@ -50,6 +56,21 @@ impl Store for CountingStore {
     fn is_durable(&self) -> bool {
         false
     }
+}
+
+/// A runtime on `store` (instances sleep after 10 ms idle) whose instance `o-1` was placed
+/// and has gone to sleep: `placed` sends a command, so a task ran it until it hibernated.
+async fn one_asleep(
+    store: &Arc<CountingStore>,
+    recorder: &Recorder,
+    idle_timeout: Duration,
+) -> Runtime {
+    let hibernate_after = Duration::from_millis(10);
+    let rt = runtime_with(Arc::clone(store), recorder, hibernate_after, idle_timeout).await;
+    rt.publish(placed("o-1", 10)).await.unwrap();
+    rt.settled().await;
+    eventually(|| rt.stats().hibernated == 1).await;
+    rt
 }
 
 async fn runtime_with(
@@ -123,16 +144,7 @@ async fn an_idle_instance_hibernates_and_wakes_without_reading_the_store() {
 async fn a_hibernating_instance_is_passivated_after_the_idle_timeout() {
     let store = Arc::new(CountingStore::default());
     let recorder = Recorder::default();
-    let rt = runtime_with(
-        Arc::clone(&store),
-        &recorder,
-        Duration::from_millis(10),
-        Duration::from_millis(150),
-    )
-    .await;
-    rt.publish(placed("o-1", 10)).await.unwrap();
-    rt.settled().await;
-    eventually(|| rt.stats().hibernated == 1).await;
+    let rt = one_asleep(&store, &recorder, Duration::from_millis(150)).await;
     eventually(|| rt.live_instances::<Order>().unwrap() == 0).await;
     assert_eq!(rt.stats().passivated, 1);
 
@@ -217,17 +229,7 @@ async fn events_racing_hibernation_are_all_handled_in_order() {
 async fn a_sleeping_instance_is_run_by_its_publisher() {
     let store = Arc::new(CountingStore::default());
     let recorder = Recorder::default();
-    let rt = runtime_with(
-        Arc::clone(&store),
-        &recorder,
-        Duration::from_millis(10),
-        Duration::from_secs(60),
-    )
-    .await;
-    rt.publish(placed("o-1", 10)).await.unwrap();
-    rt.settled().await;
-    // `placed` sent a command, so a task ran the instance until it went to sleep.
-    eventually(|| rt.stats().hibernated == 1).await;
+    let rt = one_asleep(&store, &recorder, Duration::from_secs(60)).await;
     let before = rt.stats();
     for n in 0..3 {
         rt.publish(note("o-1", n.to_string())).await.unwrap();
@@ -244,64 +246,53 @@ async fn a_sleeping_instance_is_run_by_its_publisher() {
     rt.shutdown().await.unwrap();
 }
 
-/// A store whose commits wait while `stalled` is set.
-#[derive(Default)]
-struct StallingStore {
-    inner: CountingStore,
-    stalled: AtomicBool,
-}
+#[tokio::test]
+async fn a_panic_in_a_handler_run_by_its_publisher_becomes_an_error() {
+    let store = Arc::new(CountingStore::default());
+    let recorder = Recorder::default();
+    let rt = one_asleep(&store, &recorder, Duration::from_secs(60)).await;
+    let before = rt.stats().handled_inline;
+    let state = rt.state::<Order>("o-1").await.unwrap();
+    // The query woke a task; let it go back to sleep so the publisher runs the instance.
+    eventually(|| rt.stats().hibernated == 2).await;
 
-impl Store for StallingStore {
-    fn load<'a>(
-        &'a self,
-        pm: &'a str,
-        process_id: &'a ProcessId,
-    ) -> StoreFuture<'a, Option<StoredInstance>> {
-        self.inner.load(pm, process_id)
-    }
-    fn commit(&self, commit: Commit) -> StoreFuture<'_, ()> {
-        Box::pin(async move {
-            while self.stalled.load(Ordering::SeqCst) {
-                tokio::time::sleep(Duration::from_millis(1)).await;
-            }
-            self.inner.commit(commit).await
+    let err = rt
+        .publish(Explode {
+            order_id: "o-1".into(),
+            panic: true,
         })
-    }
-    fn due_timers(&self, until_ms: u64, limit: usize) -> StoreFuture<'_, Vec<DueTimer>> {
-        self.inner.due_timers(until_ms, limit)
-    }
-    fn unfinished(&self, pm: &str) -> StoreFuture<'_, Vec<ProcessId>> {
-        self.inner.unfinished(pm)
-    }
-    fn instances(&self, pm: &str) -> StoreFuture<'_, Vec<InstanceSummary>> {
-        self.inner.instances(pm)
-    }
-    fn purge_finished(&self, pm: &str, before_ms: u64) -> StoreFuture<'_, u64> {
-        self.inner.purge_finished(pm, before_ms)
-    }
-    fn is_durable(&self) -> bool {
-        false
-    }
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::Handler { source: HandlerError::Panicked(m), .. } if m == "kaboom"),
+        "{err}"
+    );
+    assert_eq!(
+        rt.stats().handled_inline - before,
+        1,
+        "run by its publisher"
+    );
+    assert_eq!(
+        rt.status::<Order>("o-1").await.unwrap(),
+        InstanceStatus::Parked
+    );
+    assert_eq!(rt.state::<Order>("o-1").await.unwrap(), state, "undone");
+    rt.skip_parked::<Order>("o-1").await.unwrap();
+    rt.publish(note("o-1", "after")).await.unwrap();
+    let notes = rt.state::<Order>("o-1").await.unwrap().notes;
+    assert_eq!(notes, ["after"]);
+    rt.shutdown().await.unwrap();
 }
 
 #[tokio::test]
 async fn a_publisher_dropped_mid_commit_frees_the_instance_for_the_next_request() {
-    let store = Arc::new(StallingStore::default());
+    let store = Arc::new(CountingStore::default());
     let recorder = Recorder::default();
-    let rt = Runtime::builder()
-        .store(Arc::clone(&store))
-        .dispatcher(recorder.clone())
-        .hibernate_after(Duration::from_millis(10))
-        .register::<Order>()
-        .start()
-        .await
-        .unwrap();
-    rt.publish(placed("o-1", 10)).await.unwrap();
-    rt.settled().await;
-    eventually(|| rt.stats().hibernated == 1).await;
+    let rt = one_asleep(&store, &recorder, Duration::from_secs(60)).await;
 
     // The publisher runs the sleeping instance itself and is dropped while its commit waits;
     // a state query arrives meanwhile and queues behind it.
+    let inline_before = rt.stats().handled_inline;
     store.stalled.store(true, Ordering::SeqCst);
     let publishing = tokio::spawn({
         let rt = rt.clone();
@@ -313,14 +304,21 @@ async fn a_publisher_dropped_mid_commit_frees_the_instance_for_the_next_request(
         async move { rt.state::<Order>("o-1").await }
     });
     tokio::time::sleep(Duration::from_millis(20)).await;
+    assert!(!query.is_finished(), "the query waits behind the publisher");
+    assert_eq!(
+        rt.stats().handled_inline,
+        inline_before,
+        "the publisher is still mid-commit"
+    );
     publishing.abort();
     assert!(publishing.await.unwrap_err().is_cancelled());
     store.stalled.store(false, Ordering::SeqCst);
 
     // The query is answered from the store, which never got the dropped commit.
-    let state = query.await.unwrap().unwrap();
+    let answered = tokio::time::timeout(Duration::from_secs(5), query).await;
+    let state = answered.expect("the query is answered").unwrap().unwrap();
     assert_eq!((state.amount, state.notes.len()), (10, 0));
-    assert_eq!(store.inner.loads.load(Ordering::SeqCst), 2, "reloaded once");
+    assert_eq!(store.loads.load(Ordering::SeqCst), 2, "reloaded once");
     rt.publish(note("o-1", "kept")).await.unwrap();
     let state = rt.state::<Order>("o-1").await.unwrap();
     assert_eq!(state.notes, ["kept"]);
