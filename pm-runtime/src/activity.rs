@@ -6,10 +6,13 @@ use tokio::sync::Notify;
 
 /// Units of pending work: events on their way to an instance, commands in an outbox, timers
 /// being delivered. Updated on every event, so it is a bare atomic; waiters are woken only
-/// when the count reaches zero.
+/// when the count reaches zero, and only if there are any (waking takes a lock, and the
+/// count reaches zero after every event when publishes do not overlap).
 #[derive(Debug, Default)]
 pub(crate) struct Activity {
     pending: AtomicUsize,
+    /// Callers inside `settled`.
+    waiters: AtomicUsize,
     idle: Notify,
 }
 
@@ -28,21 +31,34 @@ impl Activity {
         if units == 0 {
             return;
         }
-        let before = self.pending.fetch_sub(units, Ordering::AcqRel);
+        // SeqCst here and in `settled`: of the decrement to zero and a waiter's arrival, each
+        // side must see the other's write, or the waiter would sleep through the zero.
+        let before = self.pending.fetch_sub(units, Ordering::SeqCst);
         debug_assert!(before >= units, "activity count went negative");
-        if before == units {
+        if before == units && self.waiters.load(Ordering::SeqCst) > 0 {
             self.idle.notify_waiters();
         }
     }
 
     pub(crate) async fn settled(&self) {
+        self.waiters.fetch_add(1, Ordering::SeqCst);
+        // Counted out also when the caller drops this future mid-wait.
+        let _waiting = Waiting(&self.waiters);
         loop {
             // Register interest before checking, so a wake-up between the two is not missed.
             let idle = self.idle.notified();
-            if self.pending.load(Ordering::Acquire) == 0 {
+            if self.pending.load(Ordering::SeqCst) == 0 {
                 return;
             }
             idle.await;
         }
+    }
+}
+
+struct Waiting<'a>(&'a AtomicUsize);
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
     }
 }

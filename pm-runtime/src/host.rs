@@ -4,6 +4,7 @@
 //! PM types that share an event type and a process id have two separate instances.
 
 use std::future::Future;
+use std::hash::BuildHasher;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
@@ -41,11 +42,11 @@ enum Slot<P: ProcessManager> {
 }
 
 /// What a publish to one instance found (see [`Host::claim`]).
-pub(crate) enum Claim<P: ProcessManager> {
+pub(crate) enum Claim<'a, P: ProcessManager> {
     /// A task runs the instance, or a publisher does: queue the event in its mailbox.
     Queue(Mailbox<P>),
     /// The instance was idle and is now the caller's to run.
-    Inline(Inline<P>),
+    Inline(Inline<'a, P>),
 }
 
 /// How a new task gets its instance.
@@ -60,15 +61,23 @@ pub(crate) struct Host<P: ProcessManager> {
     pub(crate) shared: Arc<Shared>,
     /// How this PM's transient command failures are retried.
     pub(crate) command_retry: crate::dispatch::RetryPolicy,
-    registry: Mutex<Registry<P>>,
+    /// The instances in memory, spread by process id over independently locked shards: a
+    /// publish takes a shard's lock twice (claim and put-back), and with one lock the cores
+    /// would queue behind each other there.
+    shards: Box<[Mutex<Registry<P>>]>,
+    spread: foldhash::fast::RandomState,
 }
 
-/// The instances in memory, and the number of the next task or claim (a generation): a
-/// task or a publisher only ever changes the slot it was given, which may since have been
-/// retired and made again for the same process id.
+/// Registry shards; a power of two, so picking one is a mask.
+const SHARDS: usize = 16;
+
+/// Some of the instances in memory, and the number of the next task or claim (a
+/// generation): a task or a publisher only ever changes the slot it was given, which may
+/// since have been retired and made again for the same process id. A process id always maps
+/// to the same shard, so generations need only be unique per shard.
 struct Registry<P: ProcessManager> {
     slots: HashMap<ProcessId, Slot<P>>,
-    // Counted under the registry's lock, which every user holds anyway, rather than in an
+    // Counted under the shard's lock, which every user holds anyway, rather than in an
     // atomic of its own that both cores would pull back and forth.
     next_generation: u64,
 }
@@ -88,23 +97,34 @@ impl<P: ProcessManager> Host<P> {
         Arc::new(Self {
             shared,
             command_retry,
-            registry: Mutex::new(Registry {
-                slots: HashMap::default(),
-                next_generation: 0,
-            }),
+            shards: (0..SHARDS)
+                .map(|_| {
+                    Mutex::new(Registry {
+                        slots: HashMap::default(),
+                        next_generation: 0,
+                    })
+                })
+                .collect(),
+            spread: foldhash::fast::RandomState::default(),
         })
     }
 
-    fn registry(&self) -> MutexGuard<'_, Registry<P>> {
-        // The map is consistent after every statement, so a poisoned lock is still usable.
-        self.registry.lock().unwrap_or_else(PoisonError::into_inner)
+    /// The shard holding `id`, locked.
+    fn registry(&self, id: &ProcessId) -> MutexGuard<'_, Registry<P>> {
+        let shard = self.spread.hash_one(id.as_str()) as usize & (SHARDS - 1);
+        lock(&self.shards[shard])
+    }
+
+    /// Every shard, locked one after the other.
+    fn every_shard(&self) -> impl Iterator<Item = MutexGuard<'_, Registry<P>>> {
+        self.shards.iter().map(lock)
     }
 
     /// The mailbox of the live task for `id` (or of the publisher running it), spawning a
     /// task when there is none: around the hibernating instance if there is one, else
     /// loading the instance from the store.
     pub(crate) fn mailbox(self: &Arc<Self>, id: &ProcessId) -> Mailbox<P> {
-        let mut registry = self.registry();
+        let mut registry = self.registry(id);
         if let Some(mailbox) = self.queue_of(registry.slots.get_mut(id)) {
             return mailbox;
         }
@@ -166,11 +186,11 @@ impl<P: ProcessManager> Host<P> {
     /// Claims instance `id` for a publisher to run on its own task when nothing runs it (it
     /// is hibernating or not in memory), which saves waking a task and switching to it;
     /// otherwise gives the mailbox to queue in. Without hibernation every instance has a task.
-    pub(crate) fn claim(self: &Arc<Self>, id: &ProcessId) -> Claim<P> {
+    pub(crate) fn claim<'a>(self: &'a Arc<Self>, id: &ProcessId) -> Claim<'a, P> {
         if !self.shared.config.hibernates() {
             return Claim::Queue(self.mailbox(id));
         }
-        let mut registry = self.registry();
+        let mut registry = self.registry(id);
         let generation = registry.generation();
         let busy = Slot::Busy {
             mailbox: None,
@@ -195,7 +215,7 @@ impl<P: ProcessManager> Host<P> {
             .as_ref()
             .map_or(id, |instance| instance.id())
             .clone();
-        Claim::Inline(Inline::new(Arc::clone(self), id, generation, instance))
+        Claim::Inline(Inline::new(self, id, generation, instance))
     }
 
     /// Takes back instance `id` from the publisher that ran it (claim `generation`): it
@@ -210,7 +230,7 @@ impl<P: ProcessManager> Host<P> {
         idle_since: Instant,
         to_task: bool,
     ) {
-        let mut registry = self.registry();
+        let mut registry = self.registry(id);
         let Some(slot) = registry.slots.get_mut(id) else {
             instance.release();
             return;
@@ -255,7 +275,7 @@ impl<P: ProcessManager> Host<P> {
     /// Frees the slot of a claim whose publisher gave up (its future was dropped mid-way):
     /// the instance in memory may be behind the store, so the next request reloads it.
     pub(crate) fn abandon(self: &Arc<Self>, id: &ProcessId, generation: u64) {
-        let registry = self.registry();
+        let registry = self.registry(id);
         if matches!(registry.slots.get(id), Some(Slot::Busy { generation: g, .. }) if *g == generation)
         {
             self.free_claim(registry, id);
@@ -278,7 +298,7 @@ impl<P: ProcessManager> Host<P> {
 
     /// Removes the task `generation` of `id` from the registry, unless a newer one replaced it.
     pub(crate) fn retire(&self, id: &ProcessId, generation: u64) {
-        let mut registry = self.registry();
+        let mut registry = self.registry(id);
         if let Some(Slot::Awake { generation: g, .. }) = registry.slots.get(id)
             && *g == generation
         {
@@ -301,7 +321,7 @@ impl<P: ProcessManager> Host<P> {
     ) -> Option<Instance<P>> {
         // Outside the lock; harmless if the instance stays awake after all.
         instance.compact();
-        let mut registry = self.registry();
+        let mut registry = self.registry(id);
         let Some(slot) = registry.slots.get_mut(id) else {
             return Some(instance);
         };
@@ -321,18 +341,22 @@ impl<P: ProcessManager> Host<P> {
     }
 
     /// Passivates every hibernating instance idle for `idle_timeout` or longer: its state is
-    /// in the store, so dropping it loses nothing.
+    /// in the store, so dropping it loses nothing. One shard is locked at a time.
     pub(crate) fn sweep(&self) {
         let idle_timeout = self.shared.config.idle_timeout;
         let now = Instant::now();
         let mut passivated = 0;
-        self.registry().slots.retain(|_, slot| match slot {
-            Slot::Asleep { idle_since, .. } if now.duration_since(*idle_since) >= idle_timeout => {
-                passivated += 1;
-                false
-            }
-            _ => true,
-        });
+        for mut registry in self.every_shard() {
+            registry.slots.retain(|_, slot| match slot {
+                Slot::Asleep { idle_since, .. }
+                    if now.duration_since(*idle_since) >= idle_timeout =>
+                {
+                    passivated += 1;
+                    false
+                }
+                _ => true,
+            });
+        }
         let counter = &self.shared.counters.passivated;
         counter.fetch_add(passivated, Ordering::Relaxed);
     }
@@ -340,20 +364,20 @@ impl<P: ProcessManager> Host<P> {
     /// Mailboxes of every live task, for shutdown; hibernating instances are dropped (their
     /// state is in the store).
     pub(crate) fn live_mailboxes(&self) -> Vec<Mailbox<P>> {
-        let mut registry = self.registry();
-        registry
-            .slots
-            .retain(|_, slot| !matches!(slot, Slot::Asleep { .. }));
-        registry
-            .slots
-            .values_mut()
-            .filter_map(|slot| self.queue_of(Some(slot)))
-            .collect()
+        let mut mailboxes = Vec::new();
+        for mut registry in self.every_shard() {
+            let slots = &mut registry.slots;
+            slots.retain(|_, slot| !matches!(slot, Slot::Asleep { .. }));
+            mailboxes.extend(slots.values_mut().filter_map(|s| self.queue_of(Some(s))));
+        }
+        mailboxes
     }
 
     /// Number of instances in memory, awake or hibernating.
     pub(crate) fn live_count(&self) -> usize {
-        self.registry().slots.len()
+        self.every_shard()
+            .map(|registry| registry.slots.len())
+            .sum()
     }
 
     /// Queues `event` at instance `id` and returns the future of its reply. Queueing happens
@@ -369,22 +393,8 @@ impl<P: ProcessManager> Host<P> {
             .await
     }
 
-    /// Delivers a published `event` to the one instance `id` and waits for the result: on
-    /// the caller's task when the instance is idle, through its mailbox otherwise.
-    pub(crate) async fn publish_one(
-        self: &Arc<Self>,
-        event: &Arc<EventEnvelope>,
-        id: ProcessId,
-        role: Role,
-    ) -> Result<Delivered, Error> {
-        match self.claim(&id) {
-            Claim::Inline(inline) => inline.deliver(event, role).await,
-            Claim::Queue(mailbox) => self.send_to(mailbox, event, id, role, false).await.await,
-        }
-    }
-
     /// As [`Host::send`], through `mailbox`.
-    async fn send_to(
+    pub(crate) async fn send_to(
         self: &Arc<Self>,
         mailbox: Mailbox<P>,
         event: &Arc<EventEnvelope>,
@@ -479,4 +489,10 @@ impl<P: ProcessManager> Host<P> {
             }
         }
     }
+}
+
+/// Locks a registry shard. Its map is consistent after every statement, so a poisoned lock
+/// is still usable.
+fn lock<P: ProcessManager>(shard: &Mutex<Registry<P>>) -> MutexGuard<'_, Registry<P>> {
+    shard.lock().unwrap_or_else(PoisonError::into_inner)
 }

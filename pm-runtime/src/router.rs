@@ -9,10 +9,10 @@ use uuid::Uuid;
 use crate::envelope::EventEnvelope;
 use crate::error::Error;
 use crate::fast_map::HashMap;
-use crate::host::Host;
+use crate::host::{Claim, Host};
 use crate::ids::ProcessId;
 use crate::instance::mailbox::{Delivered, Request};
-use crate::process_manager::{ProcessManager, Targets};
+use crate::process_manager::{ProcessManager, Role, Targets};
 
 pub(crate) type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 type Pending = BoxFuture<'static, Result<Delivered, Error>>;
@@ -51,11 +51,10 @@ pub(crate) trait Route: Send + Sync {
         event: &'a Arc<EventEnvelope>,
     ) -> BoxFuture<'a, Result<Vec<Pending>, Error>>;
     /// Delivers the event to every instance it correlates to and waits for them all: the
-    /// whole publish when this is the only PM type interested, with one allocation.
-    fn publish<'a>(
-        &'a self,
-        event: &'a Arc<EventEnvelope>,
-    ) -> BoxFuture<'a, Result<Published, Error>>;
+    /// whole publish when this is the only PM type interested, with one allocation. The
+    /// event is shared (put behind an `Arc`) only when it must wait in a mailbox or reach
+    /// several instances.
+    fn publish(&self, event: EventEnvelope) -> BoxFuture<'_, Result<Published, Error>>;
     /// Asks every live instance to finish what is queued and exit.
     fn shutdown(&self) -> BoxFuture<'_, ()>;
     /// Delivers a due timer to its instance.
@@ -95,41 +94,36 @@ impl<P: ProcessManager> Route for Arc<Host<P>> {
         })
     }
 
-    fn publish<'a>(
-        &'a self,
-        event: &'a Arc<EventEnvelope>,
-    ) -> BoxFuture<'a, Result<Published, Error>> {
+    fn publish(&self, event: EventEnvelope) -> BoxFuture<'_, Result<Published, Error>> {
         Box::pin(async move {
-            let correlation = P::correlate(event).map_err(|source| Error::Correlate {
+            let correlation = P::correlate(&event).map_err(|source| Error::Correlate {
                 pm: P::NAME,
                 source,
             })?;
             let Some(role) = correlation.role else {
                 return Ok(Published::default());
             };
-            let owned = |id: &&ProcessId| self.shared.store.owns(P::NAME, id);
+            // The rarer paths are boxed: this future is moved into place on every publish,
+            // and one that held them inline would be as large as they are.
+            let Targets::One(id) = correlation.targets else {
+                return Box::pin(self.publish_many(Arc::new(event), correlation.targets, role))
+                    .await;
+            };
             let mut published = Published::default();
-            if let Targets::One(id) = correlation.targets {
-                if owned(&&id) {
-                    published.count(self.publish_one(event, id, role).await?);
-                }
+            if !self.shared.store.owns(P::NAME, &id) {
                 return Ok(published);
             }
-            // Queue at every instance first, so none waits for another's handling.
-            let mut pending = Vec::with_capacity(correlation.targets.len());
-            for id in correlation.targets.iter().filter(owned) {
-                pending.push(self.send(event, id.clone(), role, false).await);
-            }
-            let mut first_error = None;
-            for reply in pending {
-                match reply.await {
-                    Ok(delivered) => published.count(delivered),
-                    Err(error) => {
-                        first_error.get_or_insert(error);
-                    }
+            // An idle instance is run here, on the publisher's task (see `Inline`); a busy
+            // one gets the event in its mailbox, the only case where it must be shared.
+            let delivered = match self.claim(&id) {
+                Claim::Inline(inline) => inline.deliver(&event, role).await,
+                Claim::Queue(mailbox) => {
+                    let event = Arc::new(event);
+                    Box::pin(self.send_to(mailbox, &event, id, role, false).await).await
                 }
-            }
-            first_error.map_or(Ok(published), Err)
+            };
+            published.count(delivered?);
+            Ok(published)
         })
     }
 
@@ -190,6 +184,36 @@ impl<P: ProcessManager> Route for Arc<Host<P>> {
     }
 }
 
+impl<P: ProcessManager> Host<P> {
+    /// Delivers `event` to each of `targets` this node owns; the first failure is returned
+    /// once every delivery has finished.
+    async fn publish_many(
+        self: &Arc<Self>,
+        event: Arc<EventEnvelope>,
+        targets: Targets,
+        role: Role,
+    ) -> Result<Published, Error> {
+        // Queue at every instance first, so none waits for another's handling.
+        let mut pending = Vec::with_capacity(targets.len());
+        for id in targets.iter() {
+            if self.shared.store.owns(P::NAME, id) {
+                pending.push(self.send(&event, id.clone(), role, false).await);
+            }
+        }
+        let mut published = Published::default();
+        let mut first_error = None;
+        for reply in pending {
+            match reply.await {
+                Ok(delivered) => published.count(delivered),
+                Err(error) => {
+                    first_error.get_or_insert(error);
+                }
+            }
+        }
+        first_error.map_or(Ok(published), Err)
+    }
+}
+
 /// The routing table, fixed when the runtime starts.
 #[derive(Default)]
 pub(crate) struct Router {
@@ -220,13 +244,14 @@ impl Router {
     /// for all of them. The first failure is returned after every delivery has finished;
     /// deliveries that succeeded stay committed (redelivering the event is safe: they are
     /// deduplicated by event id).
-    pub(crate) async fn publish(&self, event: Arc<EventEnvelope>) -> Result<Published, Error> {
+    pub(crate) async fn publish(&self, event: EventEnvelope) -> Result<Published, Error> {
         let Some(routes) = self.by_event.get(&*event.event_type) else {
             return Ok(Published::default());
         };
         if let [route] = routes.as_slice() {
-            return route.publish(&event).await;
+            return route.publish(event).await;
         }
+        let event = Arc::new(event);
         let mut pending = Vec::new();
         let mut first_error = None;
         for route in routes {

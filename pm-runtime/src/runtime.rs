@@ -137,7 +137,7 @@ impl Runtime {
         if self.inner.closed.load(Ordering::Acquire) {
             return Err(Error::Shutdown);
         }
-        self.inner.router.publish(Arc::new(event)).await
+        self.inner.router.publish(event).await
     }
 
     fn host<P: ProcessManager>(&self) -> Result<Arc<Host<P>>, Error> {

@@ -101,7 +101,7 @@ async fn commit_then_load_round_trips(store: Arc<dyn Store>) {
     c.handled = Some(id(500));
     c.enqueue = vec![command(1), command(2), command(3)];
     c.schedule = vec![timer(10, 9_000), timer(11, 8_000)];
-    c.dead_letter = Change::Set(dead_letter());
+    c.dead_letter = Change::Set(Box::new(dead_letter()));
     c.stash = vec![event(20), event(21)];
     store.commit(c).await.unwrap();
 
@@ -188,7 +188,7 @@ async fn revision_conflict_leaves_the_instance_untouched(store: Arc<dyn Store>) 
         c.enqueue = vec![command(2)];
         c.settle = vec![(id(1), Settlement::Completed)];
         c.schedule = vec![timer(3, 5)];
-        c.dead_letter = Change::Set(dead_letter());
+        c.dead_letter = Change::Set(Box::new(dead_letter()));
         c.stash = vec![event(4)];
         let error = store.commit(c).await.unwrap_err();
         assert_conflict(error, "o-1", revision - 1, 1);
@@ -274,7 +274,7 @@ async fn unschedule_removes_timers_before_schedule_adds(store: Arc<dyn Store>) {
 
 async fn dead_letter_is_set_kept_and_cleared(store: Arc<dyn Store>) {
     let mut c = Commit::new(PM, pid("o-1"), 1, InstanceStatus::Parked, 1);
-    c.dead_letter = Change::Set(dead_letter());
+    c.dead_letter = Change::Set(Box::new(dead_letter()));
     store.commit(c).await.unwrap();
     assert!(load(&*store, PM, "o-1").await.dead_letter.is_some());
 
@@ -303,7 +303,7 @@ async fn dead_letter_is_set_kept_and_cleared(store: Arc<dyn Store>) {
     second.command = None;
     second.event = None;
     second.attempts = 1;
-    c.dead_letter = Change::Set(second);
+    c.dead_letter = Change::Set(Box::new(second));
     store.commit(c).await.unwrap();
     let dl = load(&*store, PM, "o-1").await.dead_letter.unwrap();
     assert!(dl.event.is_none() && dl.command.is_none());
@@ -442,7 +442,7 @@ async fn full_instance(
     c.enqueue = vec![command(n + 1), command(n + 2)];
     c.settle = vec![(id(n + 1), Settlement::Completed)];
     c.schedule = vec![timer(n + 3, at_ms)];
-    c.dead_letter = Change::Set(dead_letter());
+    c.dead_letter = Change::Set(Box::new(dead_letter()));
     c.stash = vec![event(n + 4)];
     store.commit(c).await.unwrap();
 }
@@ -605,7 +605,7 @@ async fn park(store: &dyn Store, process_id: &str, dead_letter: DeadLetter, outb
     c.schedule = vec![timer(40, 99)];
     store.commit(c).await.unwrap();
     let mut c = Commit::new(PM, pid(process_id), 2, InstanceStatus::Parked, 20);
-    c.dead_letter = Change::Set(dead_letter);
+    c.dead_letter = Change::Set(Box::new(dead_letter));
     c.stash = vec![event(30), event(31)];
     store.commit(c).await.unwrap();
 }

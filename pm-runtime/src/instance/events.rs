@@ -11,7 +11,7 @@ use crate::error::{Error, HandlerError, Refusal};
 use crate::process_manager::{MissingPolicy, ProcessManager, Role};
 use crate::stats::Counters;
 use crate::status::InstanceStatus;
-use crate::store::DeadLetter;
+use crate::store::{Commit, DeadLetter};
 
 /// Where an event being handled came from; decides what else its commit removes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,24 +45,32 @@ impl<P: ProcessManager> Instance<P> {
             debug!(pm = P::NAME, process_id = %self.id, event_id = %event.event_id, ?skip,
                    "event not handled");
             if origin != Origin::Mailbox {
-                self.consume(origin).await?;
+                Box::pin(self.consume(origin)).await?;
             }
             return Ok(skip);
         }
+        // The rare paths' futures are boxed: an inline await makes this future as large as
+        // the largest path below it, and every event's future is moved into place whole.
         if self.status == InstanceStatus::Parked {
-            return self.stash_event(event, origin).await;
+            return Box::pin(self.stash_event(event, origin)).await;
         }
         let retry = self.host.shared.config.handler_retry;
         let mut attempt = 0;
         loop {
             attempt += 1;
-            match self.try_handle(event, role, origin).await {
+            let failure = match self.try_handle(event, role, origin).await {
                 Ok(()) => return Ok(Delivered::Handled),
-                Err(Failure::Other(error)) => return Err(error),
-                Err(Failure::Handler(source)) => {
+                Err(failure) => failure,
+            };
+            // The handler may have changed the state before it failed, or left a state
+            // that does not encode, or the store refused the commit.
+            self.restore().await;
+            match failure {
+                Failure::Other(error) => return Err(error),
+                Failure::Handler(source) => {
                     Counters::bump(&self.host.shared.counters.handler_failures);
                     if retry.should_retry(attempt) {
-                        tokio::time::sleep(retry.backoff(attempt)).await;
+                        Box::pin(tokio::time::sleep(retry.backoff(attempt))).await;
                         continue;
                     }
                     let dead_letter = DeadLetter {
@@ -74,7 +82,7 @@ impl<P: ProcessManager> Instance<P> {
                         resume: self.status,
                     };
                     if self.exists() {
-                        self.park(dead_letter, origin).await?;
+                        Box::pin(self.park(dead_letter, origin)).await?;
                     }
                     return Err(Error::Handler {
                         pm: P::NAME,
@@ -87,7 +95,12 @@ impl<P: ProcessManager> Instance<P> {
         }
     }
 
-    /// One attempt: run the handler, commit its effects. On failure the state is restored.
+    /// One attempt: run the handler, commit its effects. On failure the caller restores
+    /// the state.
+    ///
+    /// The store's future is the only await: the handler's context and the commit are
+    /// handed on before it, so this future, moved into place on every event, does not
+    /// hold them.
     async fn try_handle(
         &mut self,
         event: &EventEnvelope,
@@ -95,14 +108,36 @@ impl<P: ProcessManager> Instance<P> {
         origin: Origin,
     ) -> Result<(), Failure> {
         let created = !self.exists();
-        let mut ctx = Context::new(self.id.clone());
-        let commands = match guarded(|| self.state.handle(event, &mut ctx)) {
-            Ok(commands) => commands,
-            Err(error) => {
-                self.restore().await;
-                return Err(Failure::Handler(error));
+        let (status, mirror, writing) = match self.prepare(event, role, origin) {
+            Ok(mut commit) => {
+                let mirror = self.mirror_of(&mut commit);
+                (commit.status, mirror, self.host.shared.store.commit(commit))
             }
+            Err(failure) => return Err(failure),
         };
+        let written = writing.await;
+        self.mirror_written(mirror, written)
+            .map_err(Failure::Other)?;
+        let counters = &self.host.shared.counters;
+        Counters::bump(&counters.handled);
+        if created {
+            self.on_started();
+        }
+        if status == InstanceStatus::Completed {
+            self.on_finished();
+        }
+        Ok(())
+    }
+
+    /// Runs the handler and builds the commit of its effects.
+    fn prepare(
+        &mut self,
+        event: &EventEnvelope,
+        role: Role,
+        origin: Origin,
+    ) -> Result<Commit, Failure> {
+        let mut ctx = Context::new(self.id.clone());
+        let commands = guarded(|| self.state.handle(event, &mut ctx)).map_err(Failure::Handler)?;
         // Borrowed from the event (or the id, cloned: `self` is borrowed mutably below).
         let id = self.id.clone();
         let correlation_id = event.correlation_id.as_deref().unwrap_or(id.as_str());
@@ -125,19 +160,7 @@ impl<P: ProcessManager> Instance<P> {
             Origin::Timer(timer_id) => commit.unschedule.push(timer_id),
             Origin::Stash => commit.unstash = 1,
         }
-        if let Err(error) = self.apply(commit).await {
-            self.restore().await;
-            return Err(Failure::Other(error));
-        }
-        let counters = &self.host.shared.counters;
-        Counters::bump(&counters.handled);
-        if created {
-            self.on_started();
-        }
-        if status == InstanceStatus::Completed {
-            self.on_finished();
-        }
-        Ok(())
+        Ok(commit)
     }
 
     /// Applies the lifecycle and dedup rules: `Ok(None)` means "handle it".

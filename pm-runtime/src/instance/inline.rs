@@ -29,8 +29,10 @@ use crate::process_manager::{ProcessManager, Role};
 use crate::stats::Counters;
 
 /// A claim on an idle instance, held by the publisher that runs it.
-pub(crate) struct Inline<P: ProcessManager> {
-    host: Arc<Host<P>>,
+pub(crate) struct Inline<'a, P: ProcessManager> {
+    // Borrowed: a clone would bump the host's reference count, which every publisher on
+    // every core shares.
+    host: &'a Arc<Host<P>>,
     id: ProcessId,
     generation: u64,
     /// The hibernating instance, or `None` to load it; held here while the publisher runs
@@ -42,9 +44,9 @@ pub(crate) struct Inline<P: ProcessManager> {
     _ticket: Ticket,
 }
 
-impl<P: ProcessManager> Inline<P> {
+impl<'a, P: ProcessManager> Inline<'a, P> {
     pub(crate) fn new(
-        host: Arc<Host<P>>,
+        host: &'a Arc<Host<P>>,
         id: ProcessId,
         generation: u64,
         instance: Option<Box<Instance<P>>>,
@@ -63,26 +65,27 @@ impl<P: ProcessManager> Inline<P> {
     /// Handles `event` (published, so not direct) and puts the instance back.
     pub(crate) async fn deliver(
         mut self,
-        event: &Arc<EventEnvelope>,
+        event: &EventEnvelope,
         role: Role,
     ) -> Result<Delivered, Error> {
         let span = tracing::debug_span!("pm_instance", pm = P::NAME, process_id = %self.id);
         self.run(event, role).instrument(span).await
     }
 
-    async fn run(&mut self, event: &Arc<EventEnvelope>, role: Role) -> Result<Delivered, Error> {
+    async fn run(&mut self, event: &EventEnvelope, role: Role) -> Result<Delivered, Error> {
         let instance = match self.instance.take() {
             Some(instance) => instance,
             // On failure the claim is dropped, which frees the slot for the next try.
             None => {
-                Box::new(Box::pin(Instance::load(Arc::clone(&self.host), self.id.clone())).await?)
+                Box::new(Box::pin(Instance::load(Arc::clone(self.host), self.id.clone())).await?)
             }
         };
         // A stash left to replay goes first, which is the task's job at its start.
         if instance.status().accepts_events() && !instance.stash.is_empty() {
             self.put_back(instance, Instant::now(), true);
-            let host = &self.host;
-            return host.send(event, self.id.clone(), role, false).await.await;
+            // Rare (a resumed instance that stopped replaying), so the copy is affordable.
+            let (host, event) = (self.host, Arc::new(event.clone()));
+            return Box::pin(host.send(&event, self.id.clone(), role, false).await).await;
         }
         let instance = self.instance.insert(instance);
         let (result, ended) = handle_event(instance, event, role, false).await;
@@ -100,7 +103,7 @@ impl<P: ProcessManager> Inline<P> {
     }
 }
 
-impl<P: ProcessManager> Drop for Inline<P> {
+impl<P: ProcessManager> Drop for Inline<'_, P> {
     fn drop(&mut self) {
         if let Some(mut instance) = self.instance.take() {
             instance.release();

@@ -63,7 +63,7 @@ struct Mirror {
     settle: Vec<(Uuid, Settlement)>,
     schedule: Vec<Timer>,
     unschedule: Vec<Uuid>,
-    dead_letter: Change<DeadLetter>,
+    dead_letter: Change<Box<DeadLetter>>,
     stash: Vec<EventEnvelope>,
     unstash: usize,
 }
@@ -168,16 +168,33 @@ impl<P: ProcessManager> Instance<P> {
     }
 
     fn encoded_state(&self) -> Result<Vec<u8>, Error> {
-        serde_json::to_vec(&self.state).map_err(|source| {
-            store_error::<P>(
-                &self.id,
-                StoreError::Encode {
-                    pm: P::NAME,
-                    process_id: self.id.clone(),
-                    source,
-                },
-            )
-        })
+        const KEEP: usize = 64 * 1024;
+        thread_local! {
+            // Encoding into a fresh `Vec` grows it from 8 bytes by doubling, an allocation
+            // per doubling; a buffer kept per thread grows once, and the copy out is exact.
+            // One larger than `KEEP` (a rare huge state) is not kept.
+            static BUFFER: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+        }
+        BUFFER
+            .with_borrow_mut(|buffer| {
+                buffer.clear();
+                let encoded = serde_json::to_writer(&mut *buffer, &self.state)
+                    .map(|()| buffer.as_slice().to_vec());
+                if buffer.capacity() > KEEP {
+                    *buffer = Vec::new();
+                }
+                encoded
+            })
+            .map_err(|source| {
+                store_error::<P>(
+                    &self.id,
+                    StoreError::Encode {
+                        pm: P::NAME,
+                        process_id: self.id.clone(),
+                        source,
+                    },
+                )
+            })
     }
 
     /// An empty commit of the next revision.
@@ -196,6 +213,14 @@ impl<P: ProcessManager> Instance<P> {
     /// Writes a commit and, once it is durable, mirrors it in memory and arms its timers.
     /// A commit that finishes the instance also cancels every timer it still holds.
     async fn apply(&mut self, mut commit: Commit) -> Result<(), Error> {
+        let mirror = self.mirror_of(&mut commit);
+        let written = self.host.shared.store.commit(commit).await;
+        self.mirror_written(mirror, written)
+    }
+
+    /// Completes `commit` (a finishing commit cancels every timer) and returns what to
+    /// mirror of it once it is written.
+    fn mirror_of(&self, commit: &mut Commit) -> Mirror {
         if commit.status.is_finished() {
             let pending = self.timers.iter().map(|t| t.timer_id);
             let unschedule: Vec<Uuid> = pending
@@ -204,7 +229,7 @@ impl<P: ProcessManager> Instance<P> {
             commit.unschedule.extend(unschedule);
             commit.schedule.clear();
         }
-        let mirror = Mirror {
+        Mirror {
             status: commit.status,
             handled: commit.handled,
             enqueue: commit.enqueue.clone(),
@@ -214,8 +239,17 @@ impl<P: ProcessManager> Instance<P> {
             dead_letter: commit.dead_letter.clone(),
             stash: commit.stash.clone(),
             unstash: commit.unstash,
-        };
-        if let Err(source) = self.host.shared.store.commit(commit).await {
+        }
+    }
+
+    /// Mirrors a commit the store has written; on a failed write the instance is left as
+    /// it was (and, when another writer moved it on, marked for reloading).
+    fn mirror_written(
+        &mut self,
+        mirror: Mirror,
+        written: Result<(), StoreError>,
+    ) -> Result<(), Error> {
+        if let Err(source) = written {
             // Another writer moved the instance on (another node, while this one lost its
             // partition): this copy is stale, so the task retires and the next request
             // reloads the instance (on whichever node owns it then).
@@ -236,7 +270,9 @@ impl<P: ProcessManager> Instance<P> {
         self.revision += 1;
         self.status = m.status;
         self.handled.extend(m.handled);
-        self.outbox.extend(m.enqueue);
+        if !m.enqueue.is_empty() {
+            self.outbox.extend(m.enqueue);
+        }
         for (command_id, settlement) in m.settle {
             if let Some(at) = self.outbox.iter().position(|c| c.command_id == command_id)
                 && let Some(command) = self.outbox.remove(at)
@@ -245,7 +281,9 @@ impl<P: ProcessManager> Instance<P> {
                 self.completed.push(command);
             }
         }
-        self.timers.retain(|t| !m.unschedule.contains(&t.timer_id));
+        if !m.unschedule.is_empty() {
+            (self.timers).retain(|t| !m.unschedule.contains(&t.timer_id));
+        }
         for timer in &m.schedule {
             let wheel = &self.host.shared.timers;
             wheel.arm(P::NAME, self.id.clone(), timer.timer_id, timer.due_at_ms);
@@ -253,12 +291,16 @@ impl<P: ProcessManager> Instance<P> {
         self.timers.extend(m.schedule);
         match m.dead_letter {
             Change::Keep => {}
-            Change::Set(dead_letter) => self.dead_letter = Some(Box::new(dead_letter)),
+            Change::Set(dead_letter) => self.dead_letter = Some(dead_letter),
             Change::Clear => self.dead_letter = None,
         }
-        let unstash = m.unstash.min(self.stash.len());
-        self.stash.drain(..unstash);
-        self.stash.extend(m.stash);
+        if m.unstash > 0 {
+            let unstash = m.unstash.min(self.stash.len());
+            self.stash.drain(..unstash);
+        }
+        if !m.stash.is_empty() {
+            self.stash.extend(m.stash);
+        }
         self.track();
         if !self.outbox.is_empty() {
             self.host.shared.counters.note_outbox(self.outbox.len());

@@ -17,7 +17,7 @@ impl<P: ProcessManager> Instance<P> {
         origin: Origin,
     ) -> Result<(), Error> {
         let mut commit = self.next_commit(InstanceStatus::Parked);
-        commit.dead_letter = Change::Set(dead_letter);
+        commit.dead_letter = Change::Set(Box::new(dead_letter));
         match origin {
             Origin::Mailbox => {}
             Origin::Timer(timer_id) => commit.unschedule.push(timer_id),

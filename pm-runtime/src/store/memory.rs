@@ -131,17 +131,19 @@ impl InMemoryStore {
                 }
             }
         }
-        instance
-            .timers
-            .retain(|t| !commit.unschedule.contains(&t.timer_id));
+        if !commit.unschedule.is_empty() {
+            (instance.timers).retain(|t| !commit.unschedule.contains(&t.timer_id));
+        }
         instance.timers.extend(commit.schedule);
         match commit.dead_letter {
             Change::Keep => {}
-            Change::Set(dead_letter) => instance.dead_letter = Some(dead_letter),
+            Change::Set(dead_letter) => instance.dead_letter = Some(*dead_letter),
             Change::Clear => instance.dead_letter = None,
         }
-        let unstash = commit.unstash.min(instance.stash.len());
-        instance.stash.drain(..unstash);
+        if commit.unstash > 0 {
+            let unstash = commit.unstash.min(instance.stash.len());
+            instance.stash.drain(..unstash);
+        }
         instance.stash.extend(commit.stash);
         Ok(())
     }

@@ -133,8 +133,9 @@ pub struct Commit {
     pub schedule: Vec<Timer>,
     /// Timers to remove, by id (fired or cancelled).
     pub unschedule: Vec<Uuid>,
-    /// The dead-letter record.
-    pub dead_letter: Change<DeadLetter>,
+    /// The dead-letter record; boxed, since it is large and rare and a commit is moved
+    /// several times on its way to the store.
+    pub dead_letter: Change<Box<DeadLetter>>,
     /// Events to append to the stash.
     pub stash: Vec<EventEnvelope>,
     /// Events to remove from the front of the stash.
