@@ -10,6 +10,7 @@
 
 pub mod activation;
 pub mod baseline_router;
+pub mod counting;
 pub mod decode;
 pub mod direct;
 pub mod drive;

@@ -9,7 +9,7 @@
 //! goal of the performance issue with `met=yes|no`. `--quick` runs everything in under two
 //! minutes on a 2-core machine.
 
-use std::alloc::System;
+use std::future::Future;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -28,25 +28,28 @@ use pm_bench::report::{Line, micros, quantile};
 use pm_bench::routed::Routed;
 use pm_bench::saga::{Ticked, tokio_runtime};
 use pm_runtime::{Event, EventEnvelope, Synchronous};
-use stats_alloc::{INSTRUMENTED_SYSTEM, StatsAlloc};
+use pm_bench::counting::{self, Counting};
 use tracing_subscriber::layer::SubscriberExt;
 use uuid::Uuid;
 
-// Counts every allocation of this binary (the criterion benches do not have it). The
-// workspace forbids `unsafe`, which a `GlobalAlloc` impl needs, so the wrapper is
-// `stats_alloc`'s.
+// Counts allocations while a measure asks it to (see `pm_bench::counting`; the criterion
+// benches do not have it).
 #[global_allocator]
-static ALLOCATOR: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
+static ALLOCATOR: Counting = Counting;
 
-/// Bytes allocated and not yet freed.
+/// Bytes allocated and not yet freed, as far as counted.
 fn live_bytes() -> i64 {
-    let stats = ALLOCATOR.stats();
-    stats.bytes_allocated as i64 - stats.bytes_deallocated as i64
+    counting::live_bytes()
 }
 
-/// Allocations made so far.
-fn allocations() -> u64 {
-    ALLOCATOR.stats().allocations as u64
+/// Allocations per event of `pass`, counted (and not timed).
+async fn allocations_per_event(events: usize, pass: impl Future<Output = Duration>) -> f64 {
+    let was = counting::switch(true);
+    let before = counting::allocations();
+    pass.await;
+    let made = counting::allocations() - before;
+    counting::switch(was);
+    made as f64 / events.max(1) as f64
 }
 
 /// The reference numbers of the issue (evoq on Erlang/OTP 25, 2 cores).
@@ -214,20 +217,19 @@ async fn routed(config: &Config, name: &str, instances: usize) {
     let warmup = events / 10;
     let publishers = config.publishers;
 
+    // The warm-up pass counts allocations; the timed pass runs with counting off.
     let (routed, _) = Routed::start(instances, publishers).await;
-    routed.publish(warmup, publishers).await;
-    let before = allocations();
+    let runtime_allocs =
+        allocations_per_event(warmup, routed.publish(warmup, publishers)).await;
     let runtime_time = routed.publish(events, publishers).await;
-    let runtime_allocs = (allocations() - before) as f64 / events as f64;
     let state = routed.state(0).await;
     assert!(state.events > 1, "the events reached the instances");
     routed.shutdown().await;
 
     let (baseline, _) = Baseline::start(instances, publishers).await;
-    baseline.publish(warmup, publishers).await;
-    let before = allocations();
+    let baseline_allocs =
+        allocations_per_event(warmup, baseline.publish(warmup, publishers)).await;
     let baseline_time = baseline.publish(events, publishers).await;
-    let baseline_allocs = (allocations() - before) as f64 / events as f64;
     baseline.shutdown().await;
 
     let direct_time = tokio::task::spawn_blocking(move || direct_loop(instances, events))
@@ -290,6 +292,12 @@ async fn latency(config: &Config) {
 
 /// 3. Memory per idle live instance.
 async fn memory(config: &Config) {
+    let was = counting::switch(true);
+    memory_counted(config).await;
+    counting::switch(was);
+}
+
+async fn memory_counted(config: &Config) {
     let publishers = config.publishers;
     let n = config.pick(100_000, 100_000);
     let alone = per_idle_instance(Host::RuntimeAlone, n, publishers, live_bytes).await;
