@@ -25,7 +25,8 @@ pub struct Context<P> {
     stop: bool,
     pub(crate) scheduled: Vec<Scheduled>,
     pub(crate) cancelled: Vec<&'static str>,
-    failure: Option<CommandFailure>,
+    // Boxed: only compensation handlers have one, and a context is built for every event.
+    failure: Option<Box<CommandFailure>>,
     _pm: PhantomData<fn() -> P>,
 }
 
@@ -43,7 +44,7 @@ impl<P> Context<P> {
 
     pub(crate) fn with_failure(process_id: ProcessId, failure: Option<CommandFailure>) -> Self {
         Self {
-            failure,
+            failure: failure.map(Box::new),
             ..Self::new(process_id)
         }
     }
@@ -94,7 +95,7 @@ impl<P> Context<P> {
 
     /// In a compensation handler: the failure that made the saga abort.
     pub fn failure(&self) -> Option<&CommandFailure> {
-        self.failure.as_ref()
+        self.failure.as_deref()
     }
 }
 

@@ -19,7 +19,7 @@ use tokio::time::Instant;
 use tracing::Instrument;
 
 use super::Instance;
-use super::mailbox::{Delivered, Ticket};
+use super::mailbox::Delivered;
 use super::task::handle_event;
 use crate::envelope::EventEnvelope;
 use crate::error::Error;
@@ -40,8 +40,6 @@ pub(crate) struct Inline<'a, P: ProcessManager> {
     instance: Option<Box<Instance<P>>>,
     /// Whether the registry slot is still claimed (cleared once the instance is put back).
     claimed: bool,
-    /// The event counts as pending work for `settled()` until it is handled.
-    _ticket: Ticket,
 }
 
 impl<'a, P: ProcessManager> Inline<'a, P> {
@@ -51,14 +49,15 @@ impl<'a, P: ProcessManager> Inline<'a, P> {
         generation: u64,
         instance: Option<Box<Instance<P>>>,
     ) -> Self {
-        let _ticket = Ticket::new(&host.shared.activity);
+        // The event counts as pending work for `settled()` until it is handled (a
+        // `Ticket` would also clone the counter's `Arc`, which every core shares).
+        host.shared.activity.add(1);
         Self {
             host,
             id,
             generation,
             instance,
             claimed: true,
-            _ticket,
         }
     }
 
@@ -111,5 +110,6 @@ impl<P: ProcessManager> Drop for Inline<'_, P> {
         if self.claimed {
             self.host.abandon(&self.id, self.generation);
         }
+        self.host.shared.activity.done(1);
     }
 }
