@@ -56,6 +56,12 @@ pub fn quantile(samples: &mut [Duration], q: f64) -> Duration {
     samples[at.min(samples.len() - 1)]
 }
 
+/// The median of `figures` (the upper one of an even count); 0 for none.
+pub fn median(figures: &mut [f64]) -> f64 {
+    figures.sort_by(f64::total_cmp);
+    figures.get(figures.len() / 2).copied().unwrap_or(0.0)
+}
+
 /// Microseconds, for latency fields.
 pub fn micros(d: Duration) -> f64 {
     d.as_secs_f64() * 1e6
