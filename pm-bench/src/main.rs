@@ -541,8 +541,14 @@ fn decode(config: &Config) {
             round.push(figure);
         }
     }
-    let [dispatch, in_envelope, payload, concrete, ratio, in_envelope_ratio] =
-        rounds.map(|mut figures| median(&mut figures));
+    let [
+        dispatch,
+        in_envelope,
+        payload,
+        concrete,
+        ratio,
+        in_envelope_ratio,
+    ] = rounds.map(|mut figures| median(&mut figures));
     let line = Line::new("decode_json")
         .dec("dispatch_ns", dispatch)
         .dec("dispatch_in_envelope_ns", in_envelope)
@@ -552,14 +558,7 @@ fn decode(config: &Config) {
         .dec("ratio", ratio)
         .field("iters", per_round * DECODE_ROUNDS)
         .field("rounds", DECODE_ROUNDS);
-    println!(
-        "{}",
-        met(
-            line,
-            ratio <= goal::DECODE_VS_CONCRETE,
-            "<=1.2x"
-        )
-    );
+    println!("{}", met(line, ratio <= goal::DECODE_VS_CONCRETE, "<=1.2x"));
     let typed_iters = iters * 10;
     let dispatch = ns_per_iter(typed_iters, |_| decoder.dispatch_typed());
     let concrete = ns_per_iter(typed_iters, |_| decoder.concrete_typed());
