@@ -244,14 +244,23 @@ impl Router {
     /// for all of them. The first failure is returned after every delivery has finished;
     /// deliveries that succeeded stay committed (redelivering the event is safe: they are
     /// deduplicated by event id).
-    pub(crate) async fn publish(&self, event: EventEnvelope) -> Result<Published, Error> {
-        let Some(routes) = self.by_event.get(&*event.event_type) else {
-            return Ok(Published::default());
-        };
-        if let [route] = routes.as_slice() {
-            return route.publish(event).await;
+    ///
+    /// Not an `async fn`: with one PM type interested (the common case) the caller gets
+    /// that route's future itself, and the envelope is moved once, into it, instead of
+    /// through a future per layer on the way.
+    pub(crate) fn publish(&self, event: EventEnvelope) -> BoxFuture<'_, Result<Published, Error>> {
+        match self.by_event.get(&*event.event_type).map(Vec::as_slice) {
+            None | Some([]) => Box::pin(std::future::ready(Ok(Published::default()))),
+            Some([route]) => route.publish(event),
+            Some(routes) => Box::pin(Self::publish_many(routes, Arc::new(event))),
         }
-        let event = Arc::new(event);
+    }
+
+    /// As [`Router::publish`], to several PM types.
+    async fn publish_many(
+        routes: &[Arc<dyn Route>],
+        event: Arc<EventEnvelope>,
+    ) -> Result<Published, Error> {
         let mut pending = Vec::new();
         let mut first_error = None;
         for route in routes {

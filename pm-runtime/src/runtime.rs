@@ -117,8 +117,11 @@ impl Runtime {
     }
 
     /// Publishes a typed event with a fresh id (see [`Runtime::publish_envelope`]).
-    pub async fn publish<E: Event>(&self, event: E) -> Result<Published, Error> {
-        self.publish_envelope(EventEnvelope::new(event)).await
+    pub fn publish<E: Event>(
+        &self,
+        event: E,
+    ) -> impl Future<Output = Result<Published, Error>> + Send + '_ {
+        self.publish_envelope(EventEnvelope::new(event))
     }
 
     /// Routes an event to every instance of every registered process manager interested in
@@ -133,11 +136,25 @@ impl Runtime {
     /// parked with the event as its dead letter, so nothing is lost), the payload is
     /// malformed ([`Error::Correlate`]) or the store failed. Instances that handled the event
     /// keep it.
-    pub async fn publish_envelope(&self, event: EventEnvelope) -> Result<Published, Error> {
-        if self.inner.closed.load(Ordering::Acquire) {
-            return Err(Error::Shutdown);
+    ///
+    /// The call itself checks for shutdown and looks the event type up; the rest happens
+    /// when the returned future is awaited.
+    pub fn publish_envelope(
+        &self,
+        event: EventEnvelope,
+    ) -> impl Future<Output = Result<Published, Error>> + Send + '_ {
+        // Not an `async fn`, so the envelope is moved straight into the route's future.
+        let publishing = if self.inner.closed.load(Ordering::Acquire) {
+            None
+        } else {
+            Some(self.inner.router.publish(event))
+        };
+        async move {
+            match publishing {
+                Some(publishing) => publishing.await,
+                None => Err(Error::Shutdown),
+            }
         }
-        self.inner.router.publish(event).await
     }
 
     fn host<P: ProcessManager>(&self) -> Result<Arc<Host<P>>, Error> {
