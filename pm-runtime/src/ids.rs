@@ -3,7 +3,7 @@
 use std::fmt;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
-use sha1::{Digest, Sha1};
+use sha1::digest::generic_array::GenericArray;
 use uuid::Uuid;
 
 /// The id that correlates events to one instance of a process manager.
@@ -158,6 +158,15 @@ const TIMER_NAMESPACE: Uuid = Uuid::from_u128(0x3f0c_9e61_27a4_4b8d_b6e2_91d5_0c
 /// SHA-1 works on 64-byte blocks.
 const BLOCK: usize = 64;
 
+/// SHA-1's initial state (FIPS 180-4, 5.3.1).
+const SHA1_INIT: [u32; 5] = [
+    0x6745_2301,
+    0xefcd_ab89,
+    0x98ba_dcfe,
+    0x1032_5476,
+    0xc3d2_e1f0,
+];
+
 /// The UUIDv5 ids of one instance (one PM, one process id), with the instance's part of the
 /// name hashed once.
 ///
@@ -166,9 +175,20 @@ const BLOCK: usize = 64;
 /// (lengths and the index are big-endian `u32`). The padding is what makes the cache pay:
 /// the hasher state after the instance's part holds no partial block, so each id costs one
 /// more block (cause, index and SHA-1's own padding fit in one) instead of the whole name.
+///
+/// The last block is laid out here rather than through a general hasher: `cause ‖ index`,
+/// SHA-1's `0x80` end marker and the message length in bits, compressed once onto the cached
+/// state. That skips copying a hasher and its buffer for every id.
 #[derive(Clone)]
 pub struct InstanceIds {
-    commands: Sha1,
+    commands: Prefix,
+}
+
+/// SHA-1's state after a whole number of blocks, and the bytes those blocks held.
+#[derive(Clone, Copy)]
+struct Prefix {
+    state: [u32; 5],
+    len: u64,
 }
 
 impl std::fmt::Debug for InstanceIds {
@@ -177,28 +197,42 @@ impl std::fmt::Debug for InstanceIds {
     }
 }
 
-/// A hasher that has taken `namespace` and the instance's padded part of the name.
-fn instance_prefix(namespace: &Uuid, pm: &str, process_id: &ProcessId) -> Sha1 {
-    let mut hasher = Sha1::new();
-    hasher.update(namespace.as_bytes());
-    hasher.update((pm.len() as u32).to_be_bytes());
-    hasher.update(pm.as_bytes());
+/// SHA-1 over `namespace` and the instance's padded part of the name.
+fn instance_prefix(namespace: &Uuid, pm: &str, process_id: &ProcessId) -> Prefix {
     let process_id = process_id.as_str();
-    hasher.update((process_id.len() as u32).to_be_bytes());
-    hasher.update(process_id.as_bytes());
-    let taken = 16 + 4 + pm.len() + 4 + process_id.len();
-    let pad = (BLOCK - taken % BLOCK) % BLOCK;
-    hasher.update(&[0u8; BLOCK][..pad]);
-    hasher
+    let mut name = Vec::with_capacity(16 + 4 + pm.len() + 4 + process_id.len() + BLOCK);
+    name.extend_from_slice(namespace.as_bytes());
+    name.extend_from_slice(&(pm.len() as u32).to_be_bytes());
+    name.extend_from_slice(pm.as_bytes());
+    name.extend_from_slice(&(process_id.len() as u32).to_be_bytes());
+    name.extend_from_slice(process_id.as_bytes());
+    name.resize(name.len().next_multiple_of(BLOCK), 0);
+    let mut state = SHA1_INIT;
+    for block in name.chunks_exact(BLOCK) {
+        sha1::compress(&mut state, &[GenericArray::clone_from_slice(block)]);
+    }
+    Prefix {
+        state,
+        len: name.len() as u64,
+    }
 }
 
-/// Finishes an id from a prefix: `cause ‖ index`, then the UUIDv5 layout.
-fn finish(mut hasher: Sha1, cause: Uuid, index: u32) -> Uuid {
-    hasher.update(cause.as_bytes());
-    hasher.update(index.to_be_bytes());
-    let digest = hasher.finalize();
+/// Finishes an id from a prefix: `cause ‖ index` and SHA-1's padding in one last block,
+/// then the UUIDv5 layout.
+fn finish(prefix: &Prefix, cause: Uuid, index: u32) -> Uuid {
+    const TAIL: usize = 16 + 4;
+    let mut block = [0u8; BLOCK];
+    block[..16].copy_from_slice(cause.as_bytes());
+    block[16..TAIL].copy_from_slice(&index.to_be_bytes());
+    block[TAIL] = 0x80;
+    let bits = (prefix.len + TAIL as u64) * 8;
+    block[BLOCK - 8..].copy_from_slice(&bits.to_be_bytes());
+    let mut state = prefix.state;
+    sha1::compress(&mut state, &[GenericArray::from(block)]);
     let mut bytes = [0u8; 16];
-    bytes.copy_from_slice(&digest[..16]);
+    for (out, word) in bytes.chunks_exact_mut(4).zip(state) {
+        out.copy_from_slice(&word.to_be_bytes());
+    }
     uuid::Builder::from_sha1_bytes(bytes).into_uuid()
 }
 
@@ -213,7 +247,7 @@ impl InstanceIds {
     /// The ids of command number `index` caused by `cause`; equal to
     /// [`CommandIds::derive`] with the same arguments.
     pub fn command(&self, cause: Uuid, index: u32) -> CommandIds {
-        CommandIds::from_command_id(finish(self.commands.clone(), cause, index))
+        CommandIds::from_command_id(finish(&self.commands, cause, index))
     }
 }
 
@@ -221,7 +255,7 @@ impl InstanceIds {
 /// rare next to commands, so their prefix is not cached.
 pub(crate) fn timer_id(pm: &str, process_id: &ProcessId, cause: Uuid, index: u32) -> Uuid {
     finish(
-        instance_prefix(&TIMER_NAMESPACE, pm, process_id),
+        &instance_prefix(&TIMER_NAMESPACE, pm, process_id),
         cause,
         index,
     )
