@@ -247,3 +247,67 @@ async fn a_rejection_with_nothing_completed_compensates_with_no_commands() {
         InstanceStatus::Compensated
     );
 }
+
+/// Counts what it was told; its JSON form cannot hold a count above `LIMIT`, so a handler can
+/// leave it in a state that does not encode.
+#[derive(Debug, Default, serde::Deserialize)]
+struct Tally {
+    count: u32,
+}
+
+impl Tally {
+    const LIMIT: u32 = 10;
+}
+
+impl serde::Serialize for Tally {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        if self.count > Self::LIMIT {
+            return Err(serde::ser::Error::custom("count above the limit"));
+        }
+        use serde::ser::SerializeStruct;
+        let mut state = serializer.serialize_struct("Tally", 1)?;
+        state.serialize_field("count", &self.count)?;
+        state.end()
+    }
+}
+
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, pm_runtime::Event)]
+struct Told {
+    id: String,
+    by: u32,
+}
+
+#[pm_runtime::process_manager(name = "tally", correlate = id)]
+impl Tally {
+    #[start]
+    fn told(&mut self, e: &Told) {
+        self.count += e.by;
+    }
+}
+
+#[tokio::test]
+async fn a_state_that_does_not_encode_is_undone_and_the_instance_goes_on() {
+    let rt = pm_runtime::Runtime::builder()
+        .dispatcher(Recorder::default())
+        .register::<Tally>()
+        .start()
+        .await
+        .unwrap();
+    let told = |by| Told { id: "t".into(), by };
+    rt.publish(told(4)).await.unwrap();
+
+    let failed = rt.publish(told(100)).await.unwrap_err();
+    assert!(
+        matches!(
+            &failed,
+            Error::Store {
+                source: pm_runtime::StoreError::Encode { .. },
+                ..
+            }
+        ),
+        "{failed:?}"
+    );
+    // The handler's change was undone, so the next event is handled on the committed state.
+    rt.publish(told(5)).await.unwrap();
+    assert_eq!(rt.state::<Tally>("t").await.unwrap().count, 9);
+}
