@@ -137,23 +137,21 @@ impl Runtime {
     /// malformed ([`Error::Correlate`]) or the store failed. Instances that handled the event
     /// keep it.
     ///
-    /// The call itself checks for shutdown and looks the event type up; the rest happens
-    /// when the returned future is awaited.
+    /// Nothing happens until the returned future is polled; a publish first polled after
+    /// [`Runtime::shutdown`] fails with [`Error::Shutdown`].
     pub fn publish_envelope(
         &self,
         event: EventEnvelope,
     ) -> impl Future<Output = Result<Published, Error>> + Send + '_ {
-        // Not an `async fn`, so the envelope is moved straight into the route's future.
-        let publishing = if self.inner.closed.load(Ordering::Acquire) {
-            None
-        } else {
-            Some(self.inner.router.publish(event))
-        };
+        // Not an `async fn`, so the envelope is moved straight into the route's future; that
+        // future is lazy, so looking the route up now starts nothing.
+        let publishing = self.inner.router.publish(event);
+        let closed = &self.inner.closed;
         async move {
-            match publishing {
-                Some(publishing) => publishing.await,
-                None => Err(Error::Shutdown),
+            if closed.load(Ordering::Acquire) {
+                return Err(Error::Shutdown);
             }
+            publishing.await
         }
     }
 

@@ -256,3 +256,19 @@ async fn a_rejection_compensates_completed_commands() {
     );
     assert_eq!(rt.stats().compensated, 1);
 }
+
+#[tokio::test]
+async fn a_publish_polled_after_shutdown_fails_and_handles_nothing() {
+    let recorder = Recorder::default();
+    let rt = runtime(recorder.clone()).await;
+    // Made before the shutdown, first polled after it.
+    let early = rt.publish(Placed { id: "a".into() });
+    rt.shutdown().await.unwrap();
+    assert!(matches!(early.await, Err(Error::Shutdown)));
+    assert!(matches!(
+        rt.publish(Placed { id: "b".into() }).await,
+        Err(Error::Shutdown)
+    ));
+    assert_eq!(rt.live_instances::<Saga>().unwrap(), 0);
+    assert!(recorder.sent.lock().unwrap().is_empty());
+}
