@@ -16,7 +16,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use pm_bench::activation::{baseline_start, instance_start, reload_sqlite};
 use pm_bench::baseline_router::Baseline;
-use pm_bench::counting::{self, Counting};
+use pm_bench::counting::{self, Counting, live_bytes};
 use pm_bench::decode::{Decoder, ns_per_iter, sample_json};
 use pm_bench::direct::direct_loop;
 use pm_bench::drive::per_second;
@@ -36,11 +36,6 @@ use uuid::Uuid;
 // benches do not have it).
 #[global_allocator]
 static ALLOCATOR: Counting = Counting;
-
-/// Bytes allocated and not yet freed, as far as counted.
-fn live_bytes() -> i64 {
-    counting::live_bytes()
-}
 
 /// Allocations per event of `pass`, counted (and not timed).
 async fn allocations_per_event(events: usize, pass: impl Future<Output = Duration>) -> f64 {

@@ -250,7 +250,7 @@ impl Router {
     /// through a future per layer on the way.
     pub(crate) fn publish(&self, event: EventEnvelope) -> BoxFuture<'_, Result<Published, Error>> {
         match self.by_event.get(&*event.event_type).map(Vec::as_slice) {
-            None | Some([]) => Box::pin(std::future::ready(Ok(Published::default()))),
+            None => Box::pin(std::future::ready(Ok(Published::default()))),
             Some([route]) => route.publish(event),
             Some(routes) => Box::pin(Self::publish_many(routes, Arc::new(event))),
         }

@@ -12,8 +12,8 @@ use std::time::Duration;
 
 use common::*;
 use pm_runtime::{
-    Commit, DueTimer, Error, HandlerError, InMemoryStore, InstanceStatus, InstanceSummary,
-    ProcessId, Runtime, Store, StoreFuture, StoredInstance,
+    Commit, DueTimer, InMemoryStore, InstanceStatus, InstanceSummary, ProcessId, Runtime, Store,
+    StoreFuture, StoredInstance,
 };
 
 /// An in-memory store that counts instance loads, and whose commits wait while `stalled`.
@@ -256,17 +256,7 @@ async fn a_panic_in_a_handler_run_by_its_publisher_becomes_an_error() {
     // The query woke a task; let it go back to sleep so the publisher runs the instance.
     eventually(|| rt.stats().hibernated == 2).await;
 
-    let err = rt
-        .publish(Explode {
-            order_id: "o-1".into(),
-            panic: true,
-        })
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(&err, Error::Handler { source: HandlerError::Panicked(m), .. } if m == "kaboom"),
-        "{err}"
-    );
+    publish_panicking(&rt, "o-1").await;
     assert_eq!(
         rt.stats().handled_inline - before,
         1,

@@ -5,7 +5,8 @@ use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 
 use pm_runtime::{
-    Command, CommandDispatcher, CommandEnvelope, DispatchError, Event, Runtime, process_manager,
+    Command, CommandDispatcher, CommandEnvelope, DispatchError, Error, Event, HandlerError,
+    Runtime, process_manager,
 };
 use serde::{Deserialize, Serialize};
 
@@ -214,4 +215,20 @@ pub fn placed(id: &str, amount: u64) -> OrderPlaced {
         order_id: id.to_owned(),
         amount,
     }
+}
+
+/// Publishes an `Explode` whose handler panics at `order_id`, and checks that the panic came
+/// back as the handler's error.
+pub async fn publish_panicking(rt: &Runtime, order_id: &str) {
+    let err = rt
+        .publish(Explode {
+            order_id: order_id.into(),
+            panic: true,
+        })
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::Handler { source: HandlerError::Panicked(m), .. } if m == "kaboom"),
+        "{err}"
+    );
 }
