@@ -5,7 +5,7 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::measurement::WallTime;
-use criterion::{BenchmarkGroup, Criterion, criterion_group, criterion_main};
+use criterion::{BatchSize, BenchmarkGroup, Criterion, criterion_group, criterion_main};
 use pm_bench::decode::{Decoder, sample_json};
 use pm_bench::ids::{command_ids_ns, uuid_v4_ns};
 use pm_bench::latency;
@@ -25,6 +25,21 @@ fn decode(c: &mut Criterion) {
     let bytes = sample_json();
     let mut decoder = Decoder::default();
     let mut group = short(c, "decode");
+    // Owned buffers, as a driver hands them out; criterion builds each outside the timing.
+    group.bench_function("json_dispatch_owned", |b| {
+        b.iter_batched(
+            || bytes.clone(),
+            |buffer| decoder.dispatch_owned(buffer),
+            BatchSize::SmallInput,
+        )
+    });
+    group.bench_function("json_concrete_owned", |b| {
+        b.iter_batched(
+            || bytes.clone(),
+            |buffer| decoder.concrete_owned(buffer),
+            BatchSize::SmallInput,
+        )
+    });
     group.bench_function("json_dispatch", |b| {
         b.iter(|| decoder.dispatch_json(&bytes))
     });

@@ -1,15 +1,21 @@
 //! Event decode through the generated dispatch against decoding the concrete struct.
 //!
-//! Both sides start from the same JSON bytes (an event as it arrives from a store or a
-//! transport) and end with the handler having run on the state:
+//! Both sides start from the same JSON bytes and end with the handler having run on the
+//! state. The headline pair starts from an owned buffer, as an event arrives from a store or
+//! a transport (a `Vec<u8>` from a database driver, a `Bytes` from a broker client), and
+//! drops it when done:
 //!
-//! - `dispatch`: the bytes become an `EventEnvelope` (`EventEnvelope::from_json_bytes`, which
-//!   copies them and parses nothing), then `ProcessManager::handle`, the code `#[process_manager]` generates,
-//!   matches the event type, decodes the payload into `Ticked` and calls the handler;
-//! - `payload`: the same envelope decoded with `EventEnvelope::decode::<Ticked>` and the
-//!   handler called by hand, which isolates the envelope's JSON step from the dispatch;
-//! - `concrete`: `serde_json::from_slice::<Ticked>` and the handler, what a hand-written
-//!   consumer does.
+//! - `dispatch_owned`: the buffer becomes an `EventEnvelope` (`EventEnvelope::from_json_bytes`,
+//!   which takes it over without a copy and parses nothing), then `ProcessManager::handle`, the
+//!   code `#[process_manager]` generates, matches the event type, decodes the payload into
+//!   `Ticked` and calls the handler;
+//! - `concrete_owned`: `serde_json::from_slice::<Ticked>` on the buffer and the handler, what a
+//!   hand-written consumer does.
+//!
+//! The borrowed pair starts from a slice the caller keeps: the dispatch copies it into the
+//! envelope (`Bytes::copy_from_slice`), the concrete decode reads it in place. `payload` is
+//! the envelope decoded with `EventEnvelope::decode::<Ticked>` and the handler called by hand,
+//! which isolates the envelope's JSON step from the dispatch.
 //!
 //! The typed pair measures the in-process path, where nothing is serialised: `handle` on a
 //! typed envelope against calling the handler on the struct.
@@ -18,7 +24,7 @@ use std::hint::black_box;
 use std::time::Instant;
 
 use pm_runtime::__private::context;
-use pm_runtime::{Event, EventEnvelope, ProcessId, ProcessManager};
+use pm_runtime::{Bytes, Event, EventEnvelope, ProcessId, ProcessManager};
 use uuid::Uuid;
 
 use crate::saga::{Counter, Ticked};
@@ -41,7 +47,24 @@ pub fn ns_per_iter(iters: u64, mut f: impl FnMut(u64)) -> f64 {
     started.elapsed().as_nanos() as f64 / iters.max(1) as f64
 }
 
-/// A decoder/dispatcher pair over one state, for the four variants.
+/// Nanoseconds per call of `f` on each of `buffers` in turn; the buffers are built before
+/// the clock starts, so only taking each over (and freeing it) is timed.
+pub fn ns_per_buffer(buffers: Vec<Vec<u8>>, mut f: impl FnMut(Vec<u8>)) -> f64 {
+    let count = buffers.len().max(1) as f64;
+    let started = Instant::now();
+    for buffer in buffers {
+        f(black_box(buffer));
+    }
+    started.elapsed().as_nanos() as f64 / count
+}
+
+/// `count` owned copies of `bytes`, each in its own exact-size allocation, as a driver hands
+/// out one buffer per row or message.
+pub fn owned_buffers(bytes: &[u8], count: usize) -> Vec<Vec<u8>> {
+    (0..count).map(|_| bytes.to_vec()).collect()
+}
+
+/// A decoder/dispatcher pair over one state, for every variant.
 #[derive(Debug)]
 pub struct Decoder {
     state: Counter,
@@ -68,9 +91,24 @@ impl Default for Decoder {
 }
 
 impl Decoder {
-    /// JSON bytes → envelope → generated dispatch → handler.
+    /// An owned JSON buffer → envelope (no copy) → generated dispatch → handler.
+    pub fn dispatch_owned(&mut self, buffer: Vec<u8>) {
+        let envelope = EventEnvelope::from_json_bytes(self.event_id, Ticked::NAME, buffer);
+        self.dispatch_envelope(&envelope);
+    }
+
+    /// An owned JSON buffer → `Ticked` → handler; the buffer is freed after the decode.
+    pub fn concrete_owned(&mut self, buffer: Vec<u8>) {
+        self.concrete_json(&buffer);
+    }
+
+    /// Borrowed JSON bytes → envelope (a copy) → generated dispatch → handler.
     pub fn dispatch_json(&mut self, bytes: &[u8]) {
-        let envelope = EventEnvelope::from_json_bytes(self.event_id, Ticked::NAME, bytes);
+        let envelope = EventEnvelope::from_json_bytes(
+            self.event_id,
+            Ticked::NAME,
+            Bytes::copy_from_slice(bytes),
+        );
         self.dispatch_envelope(&envelope);
     }
 
@@ -88,7 +126,11 @@ impl Decoder {
 
     /// JSON bytes → envelope → `EventEnvelope::decode` → handler.
     pub fn payload_json(&mut self, bytes: &[u8]) {
-        let envelope = EventEnvelope::from_json_bytes(self.event_id, Ticked::NAME, bytes);
+        let envelope = EventEnvelope::from_json_bytes(
+            self.event_id,
+            Ticked::NAME,
+            Bytes::copy_from_slice(bytes),
+        );
         let event = envelope.decode::<Ticked>().expect("the event decodes");
         self.state.ticked(&event);
     }

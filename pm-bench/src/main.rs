@@ -17,7 +17,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use pm_bench::activation::{baseline_start, instance_start, reload_sqlite};
 use pm_bench::baseline_router::Baseline;
 use pm_bench::counting::{self, Counting, live_bytes};
-use pm_bench::decode::{Decoder, ns_per_iter, sample_json};
+use pm_bench::decode::{Decoder, ns_per_buffer, ns_per_iter, owned_buffers, sample_json};
 use pm_bench::direct::direct_loop;
 use pm_bench::drive::per_second;
 use pm_bench::durable::{GroupSizes, raw_rusqlite, runtime_sqlite};
@@ -522,23 +522,31 @@ fn decode(config: &Config) {
     let bytes = sample_json();
     let mut decoder = Decoder::default();
     // Warm up each path once.
+    decoder.dispatch_owned(bytes.clone());
+    decoder.concrete_owned(bytes.clone());
     decoder.dispatch_json(&bytes);
     decoder.payload_json(&bytes);
     decoder.concrete_json(&bytes);
-    let envelope = EventEnvelope::from_json_bytes(Uuid::from_u128(3), Ticked::NAME, &bytes[..]);
+    let envelope = EventEnvelope::from_json_bytes(Uuid::from_u128(3), Ticked::NAME, bytes.clone());
     let per_round = iters / DECODE_ROUNDS;
-    let mut rounds: [Vec<f64>; 6] = Default::default();
+    let buffers = || owned_buffers(&bytes, per_round as usize);
+    let mut rounds: [Vec<f64>; 9] = Default::default();
     for _ in 0..DECODE_ROUNDS {
-        let dispatch = ns_per_iter(per_round, |_| decoder.dispatch_json(&bytes));
+        let owned = ns_per_buffer(buffers(), |b| decoder.dispatch_owned(b));
+        let concrete_owned = ns_per_buffer(buffers(), |b| decoder.concrete_owned(b));
+        let borrowed = ns_per_iter(per_round, |_| decoder.dispatch_json(&bytes));
         let in_envelope = ns_per_iter(per_round, |_| decoder.dispatch_envelope(&envelope));
         let payload = ns_per_iter(per_round, |_| decoder.payload_json(&bytes));
         let concrete = ns_per_iter(per_round, |_| decoder.concrete_json(&bytes));
         let figures = [
-            dispatch,
+            owned,
+            concrete_owned,
+            owned / concrete_owned,
+            borrowed,
             in_envelope,
             payload,
             concrete,
-            dispatch / concrete,
+            borrowed / concrete,
             in_envelope / concrete,
         ];
         for (round, figure) in rounds.iter_mut().zip(figures) {
@@ -546,20 +554,26 @@ fn decode(config: &Config) {
         }
     }
     let [
-        dispatch,
+        owned,
+        concrete_owned,
+        ratio,
+        borrowed,
         in_envelope,
         payload,
         concrete,
-        ratio,
+        borrowed_ratio,
         in_envelope_ratio,
     ] = rounds.map(|mut figures| median(&mut figures));
     let line = Line::new("decode_json")
-        .dec("dispatch_ns", dispatch)
+        .dec("dispatch_ns", owned)
+        .dec("concrete_ns", concrete_owned)
+        .dec("ratio", ratio)
+        .dec("borrowed_dispatch_ns", borrowed)
+        .dec("borrowed_concrete_ns", concrete)
+        .dec("borrowed_ratio", borrowed_ratio)
         .dec("dispatch_in_envelope_ns", in_envelope)
         .dec("in_envelope_ratio", in_envelope_ratio)
         .dec("payload_ns", payload)
-        .dec("concrete_ns", concrete)
-        .dec("ratio", ratio)
         .field("iters", per_round * DECODE_ROUNDS)
         .field("rounds", DECODE_ROUNDS);
     println!("{}", met(line, ratio <= goal::DECODE_VS_CONCRETE, "<=1.2x"));

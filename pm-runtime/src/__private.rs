@@ -63,6 +63,7 @@ pub fn targets<I: IntoIterator<Item = ProcessId>>(ids: I) -> Targets {
 
 /// Decodes the event a handler takes. Correlation keeps a JSON decode (`keep`), so the
 /// handler that runs next borrows it; the handler itself is the last reader and keeps nothing.
+#[inline]
 pub fn decode_event<E: Event>(
     event: &EventEnvelope,
     keep: bool,

@@ -57,13 +57,14 @@ impl EventEnvelope {
         Self::with_payload(event_id, event_type.into(), Payload::json(payload))
     }
 
-    /// An envelope around JSON bytes, as they arrive from a store or a transport: the bytes
-    /// are kept as they are and decoded straight into the handler's event type on first use
-    /// (see [`Payload::from_json_bytes`]), the cheapest way to feed stored events in.
+    /// An envelope around JSON bytes, as they arrive from a store or a transport: the buffer
+    /// is taken over without a copy and decoded straight into the handler's event type on
+    /// first use (see [`Payload::from_json_bytes`] for the buffers it takes), the cheapest way
+    /// to feed stored events in.
     pub fn from_json_bytes(
         event_id: Uuid,
         event_type: impl Into<Cow<'static, str>>,
-        payload: impl Into<std::sync::Arc<[u8]>>,
+        payload: impl Into<bytes::Bytes>,
     ) -> Self {
         Self::with_payload(
             event_id,
@@ -87,22 +88,32 @@ impl EventEnvelope {
 
     /// The event as `E`; fails when the payload does not decode as one. A JSON payload's
     /// first decode is kept for later readers (see [`Payload::decode`]).
+    #[inline]
     pub fn decode<E: Event>(&self) -> Result<Decoded<'_, E>, EventError> {
         self.payload_error(self.payload.decode::<E>())
     }
 
     /// As [`EventEnvelope::decode`], without keeping a fresh decode (see
     /// [`Payload::decode_once`]).
+    #[inline]
     pub fn decode_once<E: Event>(&self) -> Result<Decoded<'_, E>, EventError> {
         self.payload_error(self.payload.decode_once::<E>())
     }
 
+    #[inline]
     fn payload_error<T>(&self, decoded: Result<T, PayloadError>) -> Result<T, EventError> {
-        decoded.map_err(|source| EventError::Payload {
+        decoded.map_err(|source| self.undecodable(source))
+    }
+
+    // Out of line: the decode a handler runs on every event stays small.
+    #[cold]
+    #[inline(never)]
+    fn undecodable(&self, source: PayloadError) -> EventError {
+        EventError::Payload {
             event_type: self.event_type.to_string(),
             event_id: self.event_id,
             source,
-        })
+        }
     }
 
     /// A view of everything but the payload.

@@ -32,6 +32,8 @@ mod timers;
 pub mod __private;
 
 pub use builder::RuntimeBuilder;
+/// The shared byte buffer JSON payloads are kept in (see [`Payload::from_json_bytes`]).
+pub use bytes::Bytes;
 pub use clock::{Clock, ManualClock, Sleep, SystemClock};
 pub use context::Context;
 pub use dispatch::{CommandDispatcher, RetryPolicy};

@@ -7,6 +7,7 @@ use std::fmt;
 use std::ops::Deref;
 use std::sync::{Arc, OnceLock};
 
+use bytes::Bytes;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -72,7 +73,7 @@ enum Source {
     Value(Arc<Value>),
     /// Bytes as they came from a store or a transport: decoded straight into the handler's
     /// type, never through a `Value`.
-    Bytes(Arc<[u8]>),
+    Bytes(Bytes),
 }
 
 impl Json {
@@ -83,6 +84,7 @@ impl Json {
         }
     }
 
+    #[inline]
     fn parse<T: DeserializeOwned>(&self) -> Result<T, PayloadError> {
         let parsed = match &self.source {
             Source::Value(value) => T::deserialize(&**value),
@@ -117,15 +119,20 @@ impl Payload {
     /// Wraps JSON bytes without parsing them: the first use decodes them straight into the
     /// requested type, the fastest way in for events read from a store or a transport.
     /// Bytes that are not JSON fail there, with a [`PayloadError`] naming the type.
-    pub fn from_json_bytes(bytes: impl Into<Arc<[u8]>>) -> Self {
+    ///
+    /// The buffer is taken over, not copied: a `Vec<u8>` or a `String` (as a database driver
+    /// or a serialiser hands them out), a `Box<[u8]>`, a `&'static [u8]`, or a [`Bytes`]
+    /// (as `async-nats` and other tokio-based clients do). A slice you only borrow goes in
+    /// as `Bytes::copy_from_slice(slice)`; that copy is the only one.
+    pub fn from_json_bytes(bytes: impl Into<Bytes>) -> Self {
         Self(Repr::Json(Json::new(Source::Bytes(bytes.into()))))
     }
 
-    /// Checks that `bytes` are one JSON value, then keeps them as
+    /// Checks that `bytes` are one JSON value, then keeps a copy of them as
     /// [`Payload::from_json_bytes`] does.
     pub fn from_json_slice(bytes: &[u8]) -> Result<Self, serde_json::Error> {
         serde_json::from_slice::<serde::de::IgnoredAny>(bytes)?;
-        Ok(Self::from_json_bytes(bytes))
+        Ok(Self::from_json_bytes(Bytes::copy_from_slice(bytes)))
     }
 
     /// Whether this payload holds a typed value (no serialisation has happened).
@@ -145,6 +152,7 @@ impl Payload {
 
     /// As [`Payload::decode`], but a JSON payload not decoded before is decoded into an owned
     /// value and not kept: for the last reader, which would pay for keeping it and never use it.
+    #[inline]
     pub fn decode_once<T>(&self) -> Result<Decoded<'_, T>, PayloadError>
     where
         T: Serialize + DeserializeOwned + Send + Sync + 'static,
@@ -152,6 +160,9 @@ impl Payload {
         self.read(false)
     }
 
+    // Inlined into the generated dispatch: returned through a call, the decoded value is
+    // stored and reloaded at every layer, which cost the typed path half its time.
+    #[inline(always)]
     fn read<T>(&self, keep: bool) -> Result<Decoded<'_, T>, PayloadError>
     where
         T: Serialize + DeserializeOwned + Send + Sync + 'static,
@@ -306,6 +317,22 @@ mod tests {
         let q = Payload::from_json_bytes(br#"{"x": 1, "y": "z"}"#.to_vec());
         assert_eq!(*q.decode::<A>().unwrap(), A { x: 1 });
         assert_eq!(q.decode::<B>().unwrap().y, "z");
+    }
+
+    #[test]
+    fn owned_buffers_are_taken_over_without_a_copy() {
+        let buffer = br#"{"x": 9}"#.to_vec();
+        let at = buffer.as_ptr();
+        let p = Payload::from_json_bytes(buffer);
+        let Repr::Json(Json {
+            source: Source::Bytes(kept),
+            ..
+        }) = &p.0
+        else {
+            panic!("JSON bytes are kept as bytes: {p:?}");
+        };
+        assert_eq!(kept.as_ptr(), at, "the buffer was copied");
+        assert_eq!(*p.decode_once::<A>().unwrap(), A { x: 9 });
     }
 
     #[test]
