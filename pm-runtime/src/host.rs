@@ -357,7 +357,7 @@ impl<P: ProcessManager> Host<P> {
                 _ => true,
             });
         }
-        let counter = &self.shared.counters.passivated;
+        let counter = &self.shared.counters.local().passivated;
         counter.fetch_add(passivated, Ordering::Relaxed);
     }
 

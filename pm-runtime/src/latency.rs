@@ -1,28 +1,32 @@
 //! Latency histograms: how long events take to handle and commands to dispatch.
 //!
 //! Power-of-two buckets of nanoseconds, each an atomic counter: recording is one relaxed
-//! increment, with no lock and no allocation, so it stays on the hot path. A quantile is
-//! known to within a factor of two, which is what a latency histogram is read for (is p99 a
-//! millisecond or a second?).
+//! increment of the calling thread's copy, with no lock and no allocation, so it stays on
+//! the hot path. A quantile is known to within a factor of two, which is what a latency
+//! histogram is read for (is p99 a millisecond or a second?).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
+
+use crate::striped::Striped;
 
 /// Buckets: bucket `i` holds durations below `2^i` ns (and at least `2^(i-1)` ns); the last
 /// one, everything from about 4.6 minutes up.
 const BUCKETS: usize = 39;
 
-/// The live histogram a runtime records into.
-#[derive(Debug)]
+/// The live histogram a runtime records into: one set of buckets per thread stripe, since
+/// every event records into it from whichever core ran it (see [`Striped`]).
+#[derive(Debug, Default)]
 pub(crate) struct Histogram {
-    buckets: [AtomicU64; BUCKETS],
+    stripes: Striped<Buckets>,
 }
 
-impl Default for Histogram {
+#[derive(Debug)]
+struct Buckets([AtomicU64; BUCKETS]);
+
+impl Default for Buckets {
     fn default() -> Self {
-        Self {
-            buckets: std::array::from_fn(|_| AtomicU64::new(0)),
-        }
+        Self(std::array::from_fn(|_| AtomicU64::new(0)))
     }
 }
 
@@ -30,13 +34,17 @@ impl Histogram {
     pub(crate) fn record(&self, elapsed: Duration) {
         let nanos = u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX);
         let bucket = (u64::BITS - nanos.leading_zeros()) as usize;
-        self.buckets[bucket.min(BUCKETS - 1)].fetch_add(1, Ordering::Relaxed);
+        self.stripes.local().0[bucket.min(BUCKETS - 1)].fetch_add(1, Ordering::Relaxed);
     }
 
     pub(crate) fn snapshot(&self) -> LatencyHistogram {
-        LatencyHistogram {
-            counts: std::array::from_fn(|i| self.buckets[i].load(Ordering::Relaxed)),
+        let mut counts = [0; BUCKETS];
+        for stripe in self.stripes.all() {
+            for (count, bucket) in counts.iter_mut().zip(&stripe.0) {
+                *count += bucket.load(Ordering::Relaxed);
+            }
         }
+        LatencyHistogram { counts }
     }
 }
 

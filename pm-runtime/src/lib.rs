@@ -25,6 +25,7 @@ mod shared;
 mod stats;
 mod status;
 mod store;
+mod striped;
 pub mod testing;
 mod timers;
 

@@ -109,9 +109,8 @@ impl<P: ProcessManager> Route for Arc<Host<P>> {
                 return Box::pin(self.publish_many(Arc::new(event), correlation.targets, role))
                     .await;
             };
-            let mut published = Published::default();
             if !self.shared.store.owns(P::NAME, &id) {
-                return Ok(published);
+                return Ok(Published::default());
             }
             // An idle instance is run here, on the publisher's task (see `Inline`); a busy
             // one gets the event in its mailbox, the only case where it must be shared.
@@ -122,6 +121,8 @@ impl<P: ProcessManager> Route for Arc<Host<P>> {
                     Box::pin(self.send_to(mailbox, &event, id, role, false).await).await
                 }
             };
+            // Made after the await, so the future does not carry it.
+            let mut published = Published::default();
             published.count(delivered?);
             Ok(published)
         })

@@ -1,6 +1,11 @@
 //! Runtime-wide counters.
+//!
+//! Every event bumps a few of them from whichever core runs it, so each thread counts in a
+//! stripe of its own (see [`Striped`]) and a snapshot adds the stripes up.
 
 use std::sync::atomic::{AtomicU64, Ordering};
+
+use crate::striped::Striped;
 
 macro_rules! counters {
     ($($(#[$doc:meta])* $name:ident),* $(,)?) => {
@@ -9,19 +14,36 @@ macro_rules! counters {
         #[non_exhaustive]
         pub struct Stats {
             $($(#[$doc])* pub $name: u64,)*
+            /// The longest outbox any instance has held (a high-water mark, not a count).
+            pub outbox_peak: u64,
         }
 
+        /// One thread stripe of the counts.
         #[derive(Debug, Default)]
-        pub(crate) struct Counters {
+        pub(crate) struct Counts {
             $(pub(crate) $name: AtomicU64,)*
         }
 
         impl Counters {
             pub(crate) fn snapshot(&self) -> Stats {
-                Stats { $($name: self.$name.load(Ordering::Relaxed),)* }
+                let mut stats = Stats {
+                    outbox_peak: self.outbox_peak.load(Ordering::Relaxed),
+                    ..Stats::default()
+                };
+                for stripe in self.stripes.all() {
+                    $(stats.$name += stripe.$name.load(Ordering::Relaxed);)*
+                }
+                stats
             }
         }
     };
+}
+
+/// The live counters of one runtime.
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    stripes: Striped<Counts>,
+    outbox_peak: AtomicU64,
 }
 
 counters! {
@@ -67,11 +89,14 @@ counters! {
     /// Published events delivered on the publisher's own task because nothing was running
     /// their instance (asleep or not in memory): no instance task was woken for them.
     handled_inline,
-    /// The longest outbox any instance has held (a high-water mark, not a count).
-    outbox_peak,
 }
 
 impl Counters {
+    /// The calling thread's stripe, to [`Counters::bump`] one of its counts.
+    pub(crate) fn local(&self) -> &Counts {
+        self.stripes.local()
+    }
+
     pub(crate) fn bump(counter: &AtomicU64) {
         counter.fetch_add(1, Ordering::Relaxed);
     }

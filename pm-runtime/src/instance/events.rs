@@ -54,44 +54,62 @@ impl<P: ProcessManager> Instance<P> {
         if self.status == InstanceStatus::Parked {
             return Box::pin(self.stash_event(event, origin)).await;
         }
+        // Boxed: the failure and the retries' futures would make this future, moved into
+        // place on every event, twice as large. The failure is moved into the boxed future
+        // outside the `match`, whose bindings would otherwise be kept across the await.
+        let failed = match self.try_handle(event, role, origin).await {
+            Ok(()) => return Ok(Delivered::Handled),
+            Err(failure) => Box::pin(self.on_failure(event, role, origin, failure)),
+        };
+        failed.await
+    }
+
+    /// After a failed attempt: restores the state, retries the handler as the retry policy
+    /// says, and parks the instance when it gives up.
+    async fn on_failure(
+        &mut self,
+        event: &EventEnvelope,
+        role: Role,
+        origin: Origin,
+        mut failure: Failure,
+    ) -> Result<Delivered, Error> {
         let retry = self.host.shared.config.handler_retry;
-        let mut attempt = 0;
+        let mut attempt = 1;
         loop {
-            attempt += 1;
-            let failure = match self.try_handle(event, role, origin).await {
-                Ok(()) => return Ok(Delivered::Handled),
-                Err(failure) => failure,
-            };
             // The handler may have changed the state before it failed, or left a state
             // that does not encode, or the store refused the commit.
             self.restore().await;
-            match failure {
+            let source = match failure {
                 Failure::Other(error) => return Err(error),
-                Failure::Handler(source) => {
-                    Counters::bump(&self.host.shared.counters.handler_failures);
-                    if retry.should_retry(attempt) {
-                        Box::pin(tokio::time::sleep(retry.backoff(attempt))).await;
-                        continue;
-                    }
-                    let dead_letter = DeadLetter {
-                        event: Some(event.clone()),
-                        command: None,
-                        error: source.to_string(),
-                        attempts: attempt,
-                        parked_at_ms: self.host.shared.clock.now_ms(),
-                        resume: self.status,
-                    };
-                    if self.exists() {
-                        Box::pin(self.park(dead_letter, origin)).await?;
-                    }
-                    return Err(Error::Handler {
-                        pm: P::NAME,
-                        process_id: self.id.clone(),
-                        event_id: event.event_id,
-                        source,
-                    });
-                }
+                Failure::Handler(source) => source,
+            };
+            Counters::bump(&self.host.shared.counters.local().handler_failures);
+            if retry.should_retry(attempt) {
+                tokio::time::sleep(retry.backoff(attempt)).await;
+                attempt += 1;
+                failure = match self.try_handle(event, role, origin).await {
+                    Ok(()) => return Ok(Delivered::Handled),
+                    Err(failure) => failure,
+                };
+                continue;
             }
+            let dead_letter = DeadLetter {
+                event: Some(event.clone()),
+                command: None,
+                error: source.to_string(),
+                attempts: attempt,
+                parked_at_ms: self.host.shared.clock.now_ms(),
+                resume: self.status,
+            };
+            if self.exists() {
+                Box::pin(self.park(dead_letter, origin)).await?;
+            }
+            return Err(Error::Handler {
+                pm: P::NAME,
+                process_id: self.id.clone(),
+                event_id: event.event_id,
+                source,
+            });
         }
     }
 
@@ -118,7 +136,7 @@ impl<P: ProcessManager> Instance<P> {
         let written = writing.await;
         self.mirror_written(mirror, written)
             .map_err(Failure::Other)?;
-        let counters = &self.host.shared.counters;
+        let counters = self.host.shared.counters.local();
         Counters::bump(&counters.handled);
         if created {
             self.on_started();
@@ -208,7 +226,7 @@ impl<P: ProcessManager> Instance<P> {
     }
 
     fn count_skip(&self, skip: Delivered) {
-        let counters = &self.host.shared.counters;
+        let counters = self.host.shared.counters.local();
         Counters::bump(match skip {
             Delivered::Duplicate => &counters.duplicates,
             _ if self.exists() => &counters.ignored_finished,
@@ -242,12 +260,12 @@ impl<P: ProcessManager> Instance<P> {
             commit.unschedule.push(timer_id);
         }
         self.apply(commit).await?;
-        Counters::bump(&self.host.shared.counters.stashed);
+        Counters::bump(&self.host.shared.counters.local().stashed);
         Ok(Delivered::Parked)
     }
 
     fn refuse(&self, event: &EventEnvelope, reason: Refusal) -> Error {
-        Counters::bump(&self.host.shared.counters.refused);
+        Counters::bump(&self.host.shared.counters.local().refused);
         Error::Refused {
             pm: P::NAME,
             process_id: self.id.clone(),
@@ -257,7 +275,7 @@ impl<P: ProcessManager> Instance<P> {
     }
 
     pub(crate) fn on_finished(&self) {
-        let counters = &self.host.shared.counters;
+        let counters = self.host.shared.counters.local();
         match self.status {
             InstanceStatus::Completed => Counters::bump(&counters.completed),
             InstanceStatus::Compensated => Counters::bump(&counters.compensated),
@@ -277,7 +295,7 @@ impl<P: ProcessManager> Instance<P> {
             self.consume(Origin::Timer(timer_id)).await?;
             return Ok(Delivered::Ignored);
         };
-        Counters::bump(&self.host.shared.counters.timers_fired);
+        Counters::bump(&self.host.shared.counters.local().timers_fired);
         let role = if role == Role::StartNew {
             Role::Start
         } else {

@@ -88,7 +88,7 @@ impl<'a, P: ProcessManager> Inline<'a, P> {
         }
         let instance = self.instance.insert(instance);
         let (result, ended) = handle_event(instance, event, role, false).await;
-        Counters::bump(&self.host.shared.counters.handled_inline);
+        Counters::bump(&self.host.shared.counters.local().handled_inline);
         if let Some(instance) = self.instance.take() {
             self.put_back(instance, ended, false);
         }

@@ -395,7 +395,7 @@ impl<P: ProcessManager> Instance<P> {
     }
 
     fn on_started(&self) {
-        crate::stats::Counters::bump(&self.host.shared.counters.started);
+        crate::stats::Counters::bump(&self.host.shared.counters.local().started);
         tracing::info!(target: "pm_runtime::telemetry", telemetry = "start",
                        pm = P::NAME, process_id = %self.id);
     }

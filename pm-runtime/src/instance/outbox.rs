@@ -46,12 +46,12 @@ impl<P: ProcessManager> Instance<P> {
         };
         let error = match result {
             Ok(()) => {
-                Counters::bump(&self.host.shared.counters.commands_dispatched);
+                Counters::bump(&self.host.shared.counters.local().commands_dispatched);
                 return self.settle_head(&command, Settlement::Completed).await;
             }
             Err(error) => error,
         };
-        Counters::bump(&self.host.shared.counters.command_failures);
+        Counters::bump(&self.host.shared.counters.local().command_failures);
         let failure = CommandFailure {
             command,
             error,
@@ -63,7 +63,7 @@ impl<P: ProcessManager> Instance<P> {
 
         match action {
             ErrorAction::Retry { after } => {
-                Counters::bump(&self.host.shared.counters.command_retries);
+                Counters::bump(&self.host.shared.counters.local().command_retries);
                 self.commit_decision(ctx, &failure).await;
                 Next::RetryAfter(after)
             }
@@ -183,7 +183,7 @@ impl<P: ProcessManager> Instance<P> {
         };
         match self.replace_outbox(status, compensations, None).await {
             Ok(()) => {
-                Counters::bump(&self.host.shared.counters.aborted);
+                Counters::bump(&self.host.shared.counters.local().aborted);
                 Next::Continue
             }
             Err(retry) => retry,

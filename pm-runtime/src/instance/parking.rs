@@ -24,7 +24,7 @@ impl<P: ProcessManager> Instance<P> {
             Origin::Stash => commit.unstash = 1,
         }
         self.apply(commit).await?;
-        Counters::bump(&self.host.shared.counters.parked);
+        Counters::bump(&self.host.shared.counters.local().parked);
         tracing::warn!(target: "pm_runtime::telemetry", telemetry = "parked", pm = P::NAME,
                        process_id = %self.id);
         Ok(())
@@ -68,7 +68,7 @@ impl<P: ProcessManager> Instance<P> {
             }
         }
         self.apply(commit).await?;
-        Counters::bump(&self.host.shared.counters.resumed);
+        Counters::bump(&self.host.shared.counters.local().resumed);
         self.on_finished();
         if let (Some(event), false) = (&dead_letter.event, skip)
             && let Some(role) = Self::role_of(event)

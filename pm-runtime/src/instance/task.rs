@@ -153,7 +153,7 @@ pub(crate) async fn run<P: ProcessManager>(
                     }
                     if !hibernates {
                         // Passivate: everything is in the store; the next request reloads it.
-                        crate::stats::Counters::bump(&host.shared.counters.passivated);
+                        crate::stats::Counters::bump(&host.shared.counters.local().passivated);
                         break;
                     }
                     sleepy = true;
@@ -164,7 +164,7 @@ pub(crate) async fn run<P: ProcessManager>(
                 // a request that slipped in first keeps the task going.
                 match host.hibernate(&id, generation, &mailbox, instance) {
                     None => {
-                        crate::stats::Counters::bump(&host.shared.counters.hibernated);
+                        crate::stats::Counters::bump(&host.shared.counters.local().hibernated);
                         return;
                     }
                     Some(back) => instance = back,
