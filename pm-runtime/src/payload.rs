@@ -60,7 +60,8 @@ enum Repr {
 }
 
 /// A JSON payload and its first decode. The decode sits beside the shared source rather
-/// than behind it, so wrapping bytes costs one allocation; clones keep the decode made so far.
+/// than behind it, so wrapping a buffer allocates nothing of its own (a `Vec` whose capacity
+/// exceeds its length costs `Bytes` one small header); clones keep the decode made so far.
 #[derive(Clone)]
 struct Json {
     source: Source,

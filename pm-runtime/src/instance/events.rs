@@ -55,7 +55,7 @@ impl<P: ProcessManager> Instance<P> {
             return Box::pin(self.stash_event(event, origin)).await;
         }
         // Boxed: the failure and the retries' futures would make this future, moved into
-        // place on every event, twice as large. The failure is moved into the boxed future
+        // place on every event, nearly twice as large (552 bytes against 304). The failure is moved into the boxed future
         // outside the `match`, whose bindings would otherwise be kept across the await.
         let failed = match self.try_handle(event, role, origin).await {
             Ok(()) => return Ok(Delivered::Handled),

@@ -325,6 +325,7 @@ impl Store for InMemoryStore {
         ))
     }
 }
+
 /// The future of a commit already applied. It is zero-sized, so boxing it allocates
 /// nothing: every event's commit returns one.
 struct Applied;
