@@ -13,7 +13,7 @@
 //!   hand-written consumer does.
 //!
 //! The borrowed pair starts from a slice the caller keeps: the dispatch copies it into the
-//! envelope (`Bytes::copy_from_slice`), the concrete decode reads it in place. `payload` is
+//! envelope (`bytes.to_vec()`), the concrete decode reads it in place. `payload` is
 //! the envelope decoded with `EventEnvelope::decode::<Ticked>` and the handler called by hand,
 //! which isolates the envelope's JSON step from the dispatch.
 //!
@@ -24,7 +24,7 @@ use std::hint::black_box;
 use std::time::Instant;
 
 use pm_runtime::__private::context;
-use pm_runtime::{Bytes, Event, EventEnvelope, ProcessId, ProcessManager};
+use pm_runtime::{Event, EventEnvelope, ProcessId, ProcessManager};
 use uuid::Uuid;
 
 use crate::saga::{Counter, Ticked};
@@ -104,11 +104,7 @@ impl Decoder {
 
     /// Borrowed JSON bytes → envelope (a copy) → generated dispatch → handler.
     pub fn dispatch_json(&mut self, bytes: &[u8]) {
-        let envelope = EventEnvelope::from_json_bytes(
-            self.event_id,
-            Ticked::NAME,
-            Bytes::copy_from_slice(bytes),
-        );
+        let envelope = EventEnvelope::from_json_bytes(self.event_id, Ticked::NAME, bytes.to_vec());
         self.dispatch_envelope(&envelope);
     }
 
@@ -126,11 +122,7 @@ impl Decoder {
 
     /// JSON bytes → envelope → `EventEnvelope::decode` → handler.
     pub fn payload_json(&mut self, bytes: &[u8]) {
-        let envelope = EventEnvelope::from_json_bytes(
-            self.event_id,
-            Ticked::NAME,
-            Bytes::copy_from_slice(bytes),
-        );
+        let envelope = EventEnvelope::from_json_bytes(self.event_id, Ticked::NAME, bytes.to_vec());
         let event = envelope.decode::<Ticked>().expect("the event decodes");
         self.state.ticked(&event);
     }

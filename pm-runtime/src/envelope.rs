@@ -7,7 +7,7 @@ use uuid::Uuid;
 
 use crate::error::EventError;
 use crate::message::{Command, Event};
-use crate::payload::{Decoded, Payload, PayloadError};
+use crate::payload::{Decoded, JsonBytes, Payload, PayloadError};
 
 /// Free-form metadata carried by events and commands.
 pub type Metadata = serde_json::Map<String, serde_json::Value>;
@@ -64,7 +64,7 @@ impl EventEnvelope {
     pub fn from_json_bytes(
         event_id: Uuid,
         event_type: impl Into<Cow<'static, str>>,
-        payload: impl Into<bytes::Bytes>,
+        payload: impl Into<JsonBytes>,
     ) -> Self {
         Self::with_payload(
             event_id,

@@ -33,7 +33,7 @@ mod timers;
 pub mod __private;
 
 pub use builder::RuntimeBuilder;
-/// The shared byte buffer JSON payloads are kept in (see [`Payload::from_json_bytes`]).
+/// The shared byte buffer a JSON payload can be built from (see [`JsonBytes`]).
 pub use bytes::Bytes;
 pub use clock::{Clock, ManualClock, Sleep, SystemClock};
 pub use context::Context;
@@ -45,7 +45,7 @@ pub use handle::InstanceHandle;
 pub use ids::{CommandIds, InstanceIds, ProcessId, ToProcessId};
 pub use latency::{Latencies, LatencyHistogram};
 pub use message::{Command, Event};
-pub use payload::{Decoded, Payload, PayloadError};
+pub use payload::{Decoded, JsonBytes, Payload, PayloadError};
 pub use process_manager::{
     CommandParts, CommandSet, Compensation, Correlation, EventRoute, MissingPolicy, ProcessManager,
     Role, Targets,
