@@ -60,8 +60,7 @@ enum Repr {
 }
 
 /// A JSON payload and its first decode. The decode sits beside the shared source rather
-/// than behind it, so wrapping a buffer allocates nothing of its own (a `Vec` whose capacity
-/// exceeds its length costs `Bytes` one small header); clones keep the decode made so far.
+/// than behind it, so wrapping a buffer allocates nothing; clones keep the decode made so far.
 #[derive(Clone)]
 struct Json {
     source: Source,
@@ -72,10 +71,9 @@ struct Json {
 #[derive(Clone)]
 enum Source {
     Value(Arc<Value>),
-    /// Bytes as they came from a store or a transport, held as [`JsonBytes`] held them:
-    /// decoded straight into the handler's type, never through a `Value`.
-    Owned(Vec<u8>),
-    Shared(Bytes),
+    /// Bytes as they came from a store or a transport: decoded straight into the handler's
+    /// type, never through a `Value`.
+    Bytes(JsonBytes),
 }
 
 /// JSON bytes that [`Payload::from_json_bytes`] and
@@ -138,13 +136,19 @@ impl From<&'static str> for JsonBytes {
     }
 }
 
-impl fmt::Debug for JsonBytes {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let bytes: &[u8] = match &self.0 {
+impl JsonBytes {
+    #[inline]
+    fn as_slice(&self) -> &[u8] {
+        match &self.0 {
             Buffer::Owned(bytes) => bytes,
             Buffer::Shared(bytes) => bytes,
-        };
-        write!(f, "JsonBytes({})", String::from_utf8_lossy(bytes))
+        }
+    }
+}
+
+impl fmt::Debug for JsonBytes {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "JsonBytes({})", String::from_utf8_lossy(self.as_slice()))
     }
 }
 
@@ -160,8 +164,7 @@ impl Json {
     fn parse<T: DeserializeOwned>(&self) -> Result<T, PayloadError> {
         let parsed = match &self.source {
             Source::Value(value) => T::deserialize(&**value),
-            Source::Owned(bytes) => serde_json::from_slice(bytes),
-            Source::Shared(bytes) => serde_json::from_slice(bytes),
+            Source::Bytes(bytes) => serde_json::from_slice(bytes.as_slice()),
         };
         parsed.map_err(|source| PayloadError::Json {
             type_name: std::any::type_name::<T>(),
@@ -198,11 +201,7 @@ impl Payload {
     /// `async-nats` and other tokio-based clients do), or static bytes. A slice you only
     /// borrow goes in as `slice.to_vec()`; that copy is the only one.
     pub fn from_json_bytes(bytes: impl Into<JsonBytes>) -> Self {
-        let source = match bytes.into().0 {
-            Buffer::Owned(bytes) => Source::Owned(bytes),
-            Buffer::Shared(bytes) => Source::Shared(bytes),
-        };
-        Self(Repr::Json(Json::new(source)))
+        Self(Repr::Json(Json::new(Source::Bytes(bytes.into()))))
     }
 
     /// Checks that `bytes` are one JSON value, then keeps a copy of them as
@@ -281,8 +280,7 @@ impl Payload {
             Repr::Typed(value) => value.to_json().map(Cow::Owned),
             Repr::Json(json) => match &json.source {
                 Source::Value(value) => Ok(Cow::Borrowed(value)),
-                Source::Owned(bytes) => serde_json::from_slice(bytes).map(Cow::Owned),
-                Source::Shared(bytes) => serde_json::from_slice(bytes).map(Cow::Owned),
+                Source::Bytes(bytes) => serde_json::from_slice(bytes.as_slice()).map(Cow::Owned),
             },
         }
     }
@@ -310,11 +308,12 @@ impl fmt::Debug for Payload {
             Repr::Typed(value) => write!(f, "Payload::Typed({})", value.type_name()),
             Repr::Json(json) => match &json.source {
                 Source::Value(value) => write!(f, "Payload::Json({value})"),
-                Source::Owned(bytes) => {
-                    write!(f, "Payload::Json({})", String::from_utf8_lossy(bytes))
-                }
-                Source::Shared(bytes) => {
-                    write!(f, "Payload::Json({})", String::from_utf8_lossy(bytes))
+                Source::Bytes(bytes) => {
+                    write!(
+                        f,
+                        "Payload::Json({})",
+                        String::from_utf8_lossy(bytes.as_slice())
+                    )
                 }
             },
         }
@@ -404,13 +403,9 @@ mod tests {
     fn kept(p: &Payload) -> *const u8 {
         match &p.0 {
             Repr::Json(Json {
-                source: Source::Owned(bytes),
+                source: Source::Bytes(bytes),
                 ..
-            }) => bytes.as_ptr(),
-            Repr::Json(Json {
-                source: Source::Shared(bytes),
-                ..
-            }) => bytes.as_ptr(),
+            }) => bytes.as_slice().as_ptr(),
             _ => panic!("JSON bytes are kept as bytes: {p:?}"),
         }
     }
