@@ -2,12 +2,13 @@
 //! same writes, in the same run, on files in the same temporary directory.
 //!
 //! The runtime side: `instances` live instances, `publishers` concurrent publishers each
-//! awaiting `Runtime::publish`, so the store's writer thread groups the commits waiting for
-//! it into one transaction (one fsync under FULL). Per event it runs the whole runtime path
-//! (see [`crate::routed`]) plus the store's commit: encode on the caller, then on the writer
-//! thread the instance write with the revision check folded in (`INSERT … ON CONFLICT DO
-//! NOTHING` for a new instance, `UPDATE … WHERE revision = n - 1` otherwise), the
-//! handled-event `INSERT`, and one transaction commit per group (no savepoint per commit).
+//! awaiting `Runtime::publish_envelope` (an event from outside, whose id is recorded), so
+//! the store's writer thread groups the commits waiting for it into one transaction (one
+//! fsync under FULL). Per event it runs the whole runtime path (see [`crate::routed`]) plus
+//! the store's commit: encode on the caller, then on the writer thread the instance write
+//! with the revision check folded in (`INSERT … ON CONFLICT DO NOTHING` for a new instance,
+//! `UPDATE … WHERE revision = n - 1` otherwise), the handled-event `INSERT`, and one
+//! transaction commit per group (no savepoint per commit).
 //!
 //! The raw side: one thread, one connection in WAL mode with the same `synchronous`, tables
 //! of the same shape, and per event what an application writing its own state would do: the
@@ -49,7 +50,7 @@ pub async fn runtime_sqlite(
         .expect("open task")
         .expect("the store opens");
     let (routed, _) = Routed::start_on(store, instances, publishers).await;
-    let elapsed = routed.publish(events, publishers).await;
+    let elapsed = routed.publish_envelopes(events, publishers).await;
     routed.shutdown().await;
     elapsed
 }

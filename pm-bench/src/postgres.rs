@@ -2,9 +2,10 @@
 //! its own) against raw `tokio-postgres` batched inserts, in the same run, on the same server.
 //!
 //! The runtime side: `instances` live instances and `publishers` concurrent publishers each
-//! awaiting `Runtime::publish`. Per event the store runs one transaction: the fencing update
-//! of the partition's lease row, the instance row update (state, revision) and the handled
-//! event id, then the commit (an fsync, unless the server is told otherwise).
+//! awaiting `Runtime::publish_envelope` (events from outside, whose ids are recorded). Per
+//! event the store runs one transaction: the fencing update of the partition's lease row,
+//! the instance row update (state, revision) and the handled event id, then the commit (an
+//! fsync, unless the server is told otherwise).
 //!
 //! The raw side is what the performance issue names: the same number of rows (instance id,
 //! state JSON, event id) inserted by one client, 1,000 rows per
@@ -63,7 +64,7 @@ pub async fn runtime_postgres(
     };
     let store = PostgresStore::connect(url, options).await?;
     let (routed, _) = Routed::start_on(store, instances, publishers).await;
-    let elapsed = routed.publish(events, publishers).await;
+    let elapsed = routed.publish_envelopes(events, publishers).await;
     routed.shutdown().await;
     client(url)
         .await?

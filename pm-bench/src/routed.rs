@@ -16,7 +16,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use pm_runtime::{InMemoryStore, Runtime, Store};
+use pm_runtime::{EventEnvelope, InMemoryStore, Runtime, Store};
 
 use crate::drive::drive;
 use crate::saga::{Counter, NEVER_IDLE, Opened, Ticked, instance_ids, start_runtime};
@@ -83,6 +83,25 @@ impl Routed {
             async move {
                 let published = runtime
                     .publish(Ticked { id, amount: k })
+                    .await
+                    .expect("a tick is handled");
+                debug_assert_eq!(published.handled, 1);
+            }
+        })
+        .await
+    }
+
+    /// As [`Routed::publish`], each event in an envelope of its own
+    /// (`Runtime::publish_envelope`), as events read from a store or a transport arrive:
+    /// their ids may be delivered again, so every instance records each one for dedup. A
+    /// typed publish draws the id itself and records nothing.
+    pub async fn publish_envelopes(&self, events: usize, publishers: usize) -> Duration {
+        let (runtime, ids) = (self.runtime.clone(), Arc::clone(&self.ids));
+        drive(ids.len(), events, publishers, move |i, k| {
+            let (runtime, id) = (runtime.clone(), ids[i].clone());
+            async move {
+                let published = runtime
+                    .publish_envelope(EventEnvelope::new(Ticked { id, amount: k }))
                     .await
                     .expect("a tick is handled");
                 debug_assert_eq!(published.handled, 1);

@@ -6,7 +6,7 @@ use crate::envelope::{CommandEnvelope, EventEnvelope};
 use crate::error::{Error, EventError, HandlerError};
 use crate::host::Host;
 use crate::ids::ProcessId;
-use crate::instance::mailbox::{Control, Request};
+use crate::instance::mailbox::{Control, Request, Via};
 use crate::process_manager::{Compensation, ProcessManager, Role};
 
 /// A handle to one started instance, from [`Runtime::instance`](crate::Runtime::instance).
@@ -71,7 +71,7 @@ impl<P: ProcessManager> InstanceHandle<P> {
                 }),
             })?;
         self.host
-            .deliver(Arc::new(event), self.id.clone(), role, true)
+            .deliver(Arc::new(event), self.id.clone(), role, Via::Handle)
             .await
             .map(drop)
     }

@@ -16,7 +16,7 @@ use crate::error::Error;
 use crate::fast_map::HashMap;
 use crate::ids::ProcessId;
 use crate::instance::inline::Inline;
-use crate::instance::mailbox::{Answer, Control, Delivered, Mailbox, Reply, Request, Ticket};
+use crate::instance::mailbox::{Answer, Control, Delivered, Mailbox, Reply, Request, Ticket, Via};
 use crate::instance::{Instance, task};
 use crate::process_manager::{ProcessManager, Role};
 use crate::shared::Shared;
@@ -387,10 +387,9 @@ impl<P: ProcessManager> Host<P> {
         event: &Arc<EventEnvelope>,
         id: ProcessId,
         role: Role,
-        direct: bool,
+        via: Via,
     ) -> impl Future<Output = Result<Delivered, Error>> + Send + 'static {
-        self.send_to(self.mailbox(&id), event, id, role, direct)
-            .await
+        self.send_to(self.mailbox(&id), event, id, role, via).await
     }
 
     /// As [`Host::send`], through `mailbox`.
@@ -400,13 +399,13 @@ impl<P: ProcessManager> Host<P> {
         event: &Arc<EventEnvelope>,
         id: ProcessId,
         role: Role,
-        direct: bool,
+        via: Via,
     ) -> impl Future<Output = Result<Delivered, Error>> + Send + 'static {
         let (tx, rx) = oneshot::channel();
         let request = Request::Event {
             event: Arc::clone(event),
             role,
-            direct,
+            via,
             reply: Some(tx),
             _ticket: Ticket::new(&self.shared.activity),
         };
@@ -417,7 +416,7 @@ impl<P: ProcessManager> Host<P> {
             if sent && let Ok(Answer::Done(result)) = rx.await {
                 return result;
             }
-            host.deliver(event, id, role, direct).await
+            host.deliver(event, id, role, via).await
         }
     }
 
@@ -428,12 +427,12 @@ impl<P: ProcessManager> Host<P> {
         event: Arc<EventEnvelope>,
         id: ProcessId,
         role: Role,
-        direct: bool,
+        via: Via,
     ) -> Result<Delivered, Error> {
         self.call(&id, |reply| Request::Event {
             event: Arc::clone(&event),
             role,
-            direct,
+            via,
             reply: Some(reply),
             _ticket: Ticket::new(&self.shared.activity),
         })
@@ -446,13 +445,13 @@ impl<P: ProcessManager> Host<P> {
         id: ProcessId,
         event: Arc<EventEnvelope>,
         role: Role,
-        direct: bool,
+        via: Via,
         ticket: Ticket,
     ) {
         let mut request = Request::Event {
             event,
             role,
-            direct,
+            via,
             reply: None,
             _ticket: ticket,
         };

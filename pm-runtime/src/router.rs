@@ -11,7 +11,7 @@ use crate::error::Error;
 use crate::fast_map::HashMap;
 use crate::host::{Claim, Host};
 use crate::ids::ProcessId;
-use crate::instance::mailbox::{Delivered, Request};
+use crate::instance::mailbox::{Delivered, Request, Via};
 use crate::process_manager::{ProcessManager, Role, Targets};
 
 pub(crate) type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -49,12 +49,13 @@ pub(crate) trait Route: Send + Sync {
     fn send<'a>(
         &'a self,
         event: &'a Arc<EventEnvelope>,
+        via: Via,
     ) -> BoxFuture<'a, Result<Vec<Pending>, Error>>;
     /// Delivers the event to every instance it correlates to and waits for them all: the
     /// whole publish when this is the only PM type interested, with one allocation. The
     /// event is shared (put behind an `Arc`) only when it must wait in a mailbox or reach
     /// several instances.
-    fn publish(&self, event: EventEnvelope) -> BoxFuture<'_, Result<Published, Error>>;
+    fn publish(&self, event: EventEnvelope, via: Via) -> BoxFuture<'_, Result<Published, Error>>;
     /// Asks every live instance to finish what is queued and exit.
     fn shutdown(&self) -> BoxFuture<'_, ()>;
     /// Delivers a due timer to its instance.
@@ -73,6 +74,7 @@ impl<P: ProcessManager> Route for Arc<Host<P>> {
     fn send<'a>(
         &'a self,
         event: &'a Arc<EventEnvelope>,
+        via: Via,
     ) -> BoxFuture<'a, Result<Vec<Pending>, Error>> {
         Box::pin(async move {
             let correlation = P::correlate(event).map_err(|source| Error::Correlate {
@@ -88,13 +90,13 @@ impl<P: ProcessManager> Route for Arc<Host<P>> {
                 if !self.shared.store.owns(P::NAME, id) {
                     continue;
                 }
-                pending.push(Box::pin(self.send(event, id.clone(), role, false).await));
+                pending.push(Box::pin(self.send(event, id.clone(), role, via).await));
             }
             Ok(pending)
         })
     }
 
-    fn publish(&self, event: EventEnvelope) -> BoxFuture<'_, Result<Published, Error>> {
+    fn publish(&self, event: EventEnvelope, via: Via) -> BoxFuture<'_, Result<Published, Error>> {
         Box::pin(async move {
             let correlation = P::correlate(&event).map_err(|source| Error::Correlate {
                 pm: P::NAME,
@@ -106,8 +108,13 @@ impl<P: ProcessManager> Route for Arc<Host<P>> {
             // The rarer paths are boxed: this future is moved into place on every publish,
             // and one that held them inline would be as large as they are.
             let Targets::One(id) = correlation.targets else {
-                return Box::pin(self.publish_many(Arc::new(event), correlation.targets, role))
-                    .await;
+                return Box::pin(self.publish_many(
+                    Arc::new(event),
+                    correlation.targets,
+                    role,
+                    via,
+                ))
+                .await;
             };
             if !self.shared.store.owns(P::NAME, &id) {
                 return Ok(Published::default());
@@ -115,10 +122,10 @@ impl<P: ProcessManager> Route for Arc<Host<P>> {
             // An idle instance is run here, on the publisher's task (see `Inline`); a busy
             // one gets the event in its mailbox, the only case where it must be shared.
             let delivered = match self.claim(&id) {
-                Claim::Inline(inline) => inline.deliver(&event, role).await,
+                Claim::Inline(inline) => inline.deliver(&event, role, via).await,
                 Claim::Queue(mailbox) => {
                     let event = Arc::new(event);
-                    Box::pin(self.send_to(mailbox, &event, id, role, false).await).await
+                    Box::pin(self.send_to(mailbox, &event, id, role, via).await).await
                 }
             };
             // Made after the await, so the future does not carry it.
@@ -193,12 +200,13 @@ impl<P: ProcessManager> Host<P> {
         event: Arc<EventEnvelope>,
         targets: Targets,
         role: Role,
+        via: Via,
     ) -> Result<Published, Error> {
         // Queue at every instance first, so none waits for another's handling.
         let mut pending = Vec::with_capacity(targets.len());
         for id in targets.iter() {
             if self.shared.store.owns(P::NAME, id) {
-                pending.push(self.send(&event, id.clone(), role, false).await);
+                pending.push(self.send(&event, id.clone(), role, via).await);
             }
         }
         let mut published = Published::default();
@@ -249,11 +257,15 @@ impl Router {
     /// Not an `async fn`: with one PM type interested (the common case) the caller gets
     /// that route's future itself, and the envelope is moved once, into it, instead of
     /// through a future per layer on the way.
-    pub(crate) fn publish(&self, event: EventEnvelope) -> BoxFuture<'_, Result<Published, Error>> {
+    pub(crate) fn publish(
+        &self,
+        event: EventEnvelope,
+        via: Via,
+    ) -> BoxFuture<'_, Result<Published, Error>> {
         match self.by_event.get(&*event.event_type).map(Vec::as_slice) {
             None => Box::pin(std::future::ready(Ok(Published::default()))),
-            Some([route]) => route.publish(event),
-            Some(routes) => Box::pin(Self::publish_many(routes, Arc::new(event))),
+            Some([route]) => route.publish(event, via),
+            Some(routes) => Box::pin(Self::publish_many(routes, Arc::new(event), via)),
         }
     }
 
@@ -261,11 +273,12 @@ impl Router {
     async fn publish_many(
         routes: &[Arc<dyn Route>],
         event: Arc<EventEnvelope>,
+        via: Via,
     ) -> Result<Published, Error> {
         let mut pending = Vec::new();
         let mut first_error = None;
         for route in routes {
-            match route.send(&event).await {
+            match route.send(&event, via).await {
                 Ok(replies) => pending.extend(replies),
                 Err(error) => {
                     first_error.get_or_insert(error);

@@ -12,7 +12,7 @@ use crate::error::Error;
 use crate::handle::InstanceHandle;
 use crate::host::Host;
 use crate::ids::ProcessId;
-use crate::instance::mailbox::{Control, Request};
+use crate::instance::mailbox::{Control, Request, Via};
 use crate::latency::Latencies;
 use crate::message::Event;
 use crate::process_manager::ProcessManager;
@@ -117,11 +117,17 @@ impl Runtime {
     }
 
     /// Publishes a typed event with a fresh id (see [`Runtime::publish_envelope`]).
+    ///
+    /// The id is drawn here and nothing else holds it, so no redelivery can carry it: the
+    /// instances do not record it for deduplication, which keeps their dedup sets and the
+    /// store from growing with every event. An event that may be delivered again (one read
+    /// from an event store or a transport) goes through [`Runtime::publish_envelope`] with
+    /// its own id, which is recorded.
     pub fn publish<E: Event>(
         &self,
         event: E,
     ) -> impl Future<Output = Result<Published, Error>> + Send + '_ {
-        self.publish_envelope(EventEnvelope::new(event))
+        self.route(EventEnvelope::new(event), Via::PublishMinted)
     }
 
     /// Routes an event to every instance of every registered process manager interested in
@@ -143,9 +149,17 @@ impl Runtime {
         &self,
         event: EventEnvelope,
     ) -> impl Future<Output = Result<Published, Error>> + Send + '_ {
+        self.route(event, Via::Publish)
+    }
+
+    fn route(
+        &self,
+        event: EventEnvelope,
+        via: Via,
+    ) -> impl Future<Output = Result<Published, Error>> + Send + '_ {
         // Not an `async fn`, so the envelope is moved straight into the route's future; that
         // future is lazy, so looking the route up now starts nothing.
-        let publishing = self.inner.router.publish(event);
+        let publishing = self.inner.router.publish(event, via);
         let closed = &self.inner.closed;
         async move {
             if closed.load(Ordering::Acquire) {

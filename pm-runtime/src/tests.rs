@@ -276,11 +276,36 @@ async fn a_publish_polled_after_shutdown_fails_and_handles_nothing() {
 #[tokio::test]
 async fn a_publish_future_fits_the_allocators_thread_cache() {
     let rt = runtime(Recorder::default()).await;
-    let publishing = (rt.inner.router).publish(EventEnvelope::new(Placed { id: "o-1".into() }));
+    let placed = EventEnvelope::new(Placed { id: "o-1".into() });
+    let publishing = (rt.inner.router).publish(placed, instance::mailbox::Via::PublishMinted);
     // A publish's future is one allocation per event. glibc's per-thread cache serves up to
     // 1,032 bytes; above that every event takes the allocator's slow path (15% of the
     // routed throughput when it was 1,248 bytes).
     let size = std::mem::size_of_val(&*publishing);
     assert!(size <= 1_032, "the publish future grew to {size} bytes");
     publishing.await.unwrap();
+}
+
+#[tokio::test]
+async fn only_an_id_that_can_come_again_is_recorded_for_dedup() {
+    let store = Arc::new(InMemoryStore::new());
+    let rt = Runtime::builder()
+        .dispatcher(Recorder::default())
+        .store(Arc::clone(&store))
+        .register::<Saga>()
+        .start()
+        .await
+        .unwrap();
+    // A typed publish draws the event's id itself: nothing else holds it to redeliver.
+    rt.publish(Placed { id: "m".into() }).await.unwrap();
+    // An envelope's id comes from outside, and a redelivery may carry it again.
+    let done = EventEnvelope::new(Done { id: "m".into() });
+    assert_eq!(rt.publish_envelope(done.clone()).await.unwrap().handled, 1);
+    assert_eq!(
+        rt.publish_envelope(done.clone()).await.unwrap().duplicates,
+        1
+    );
+    rt.settled().await;
+    let stored = store.load("saga", &"m".into()).await.unwrap().unwrap();
+    assert_eq!(stored.handled, [done.event_id]);
 }

@@ -10,8 +10,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use common::Recorder;
 use pm_runtime::{
-    Event, InstanceStatus, ParkedAction, ProcessId, ProcessManager, RetryPolicy, Runtime,
-    SqliteStore, Store, process_manager,
+    Event, EventEnvelope, InstanceStatus, ParkedAction, ProcessId, ProcessManager, RetryPolicy,
+    Runtime, SqliteStore, Store, process_manager,
 };
 use serde::{Deserialize, Serialize};
 
@@ -78,15 +78,23 @@ async fn runtime(path: &Path) -> Runtime {
         .unwrap()
 }
 
-/// Parks instance `id` on a poison event with a note stashed behind it, then stops.
+/// Parks instance `id` on a poison event with a note stashed behind it, then stops. The
+/// events come in envelopes, as a source delivers them, so their ids are recorded.
 async fn park(path: &Path, id: &str) {
     let rt = runtime(path).await;
-    rt.publish(Opened { id: id.into() }).await.unwrap();
-    assert!(rt.publish(Poison { id: id.into() }).await.is_err());
-    rt.publish(Noted {
+    let publish = |event| rt.publish_envelope(event);
+    publish(EventEnvelope::new(Opened { id: id.into() }))
+        .await
+        .unwrap();
+    assert!(
+        publish(EventEnvelope::new(Poison { id: id.into() }))
+            .await
+            .is_err()
+    );
+    publish(EventEnvelope::new(Noted {
         id: id.into(),
         n: 1,
-    })
+    }))
     .await
     .unwrap();
     assert_eq!(

@@ -125,7 +125,8 @@ pub async fn runtime(store: impl Store) -> Runtime {
 }
 
 /// `c-1` completed, `x-1` compensated, `o-1` running with `Ship` in its outbox, `p-1` and
-/// `p-2` parked on `Audit` with `Paid` held in their stash.
+/// `p-2` parked on `Audit` with `Paid` held in their stash. The events come in envelopes, as
+/// a source delivers them, so the instances record their ids.
 pub async fn populate(store: impl Store) {
     let rt = runtime(store).await;
     let ordered = |id: &str, amount| Ordered {
@@ -133,16 +134,32 @@ pub async fn populate(store: impl Store) {
         amount,
     };
     for id in ["c-1", "o-1", "p-1", "p-2"] {
-        rt.publish(ordered(id, 40)).await.unwrap();
+        rt.publish_envelope(EventEnvelope::new(ordered(id, 40)))
+            .await
+            .unwrap();
     }
-    rt.publish(ordered("x-1", 5000)).await.unwrap();
+    rt.publish_envelope(EventEnvelope::new(ordered("x-1", 5000)))
+        .await
+        .unwrap();
     rt.settled().await;
-    rt.publish(Paid { id: "c-1".into() }).await.unwrap();
-    rt.publish(Shipped { id: "c-1".into() }).await.unwrap();
-    rt.publish(Paid { id: "o-1".into() }).await.unwrap();
+    rt.publish_envelope(EventEnvelope::new(Paid { id: "c-1".into() }))
+        .await
+        .unwrap();
+    rt.publish_envelope(EventEnvelope::new(Shipped { id: "c-1".into() }))
+        .await
+        .unwrap();
+    rt.publish_envelope(EventEnvelope::new(Paid { id: "o-1".into() }))
+        .await
+        .unwrap();
     for id in ["p-1", "p-2"] {
-        assert!(rt.publish(Audit { id: id.into() }).await.is_err());
-        rt.publish(Paid { id: id.into() }).await.unwrap();
+        assert!(
+            rt.publish_envelope(EventEnvelope::new(Audit { id: id.into() }))
+                .await
+                .is_err()
+        );
+        rt.publish_envelope(EventEnvelope::new(Paid { id: id.into() }))
+            .await
+            .unwrap();
     }
     // Wait for the shipment's first (failed) attempt: `settled` would wait for the retry.
     for _ in 0..500 {

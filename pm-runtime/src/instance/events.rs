@@ -13,11 +13,14 @@ use crate::stats::Counters;
 use crate::status::InstanceStatus;
 use crate::store::{Commit, DeadLetter};
 
-/// Where an event being handled came from; decides what else its commit removes.
+/// Where an event being handled came from; decides what its commit records and removes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Origin {
-    /// Published or sent through a handle.
+    /// Published or sent through a handle: the commit records the event id.
     Mailbox,
+    /// Published with an id the runtime drew (see `Via::PublishMinted`): nothing records
+    /// it, as no redelivery can carry it.
+    Minted,
     /// A durable timer firing: the commit removes the timer.
     Timer(Uuid),
     /// Replayed from the stash of a resumed instance: the commit removes it from the stash.
@@ -44,7 +47,7 @@ impl<P: ProcessManager> Instance<P> {
             self.count_skip(skip);
             debug!(pm = P::NAME, process_id = %self.id, event_id = %event.event_id, ?skip,
                    "event not handled");
-            if origin != Origin::Mailbox {
+            if !matches!(origin, Origin::Mailbox | Origin::Minted) {
                 Box::pin(self.consume(origin)).await?;
             }
             return Ok(skip);
@@ -170,11 +173,11 @@ impl<P: ProcessManager> Instance<P> {
         };
         let mut commit = self.next_commit(status);
         commit.state = Some(self.encoded_state().map_err(Failure::Other)?);
-        commit.handled = Some(event.event_id);
+        commit.handled = (origin != Origin::Minted).then_some(event.event_id);
         commit.enqueue = envelopes;
         self.add_context(&mut commit, ctx, event.event_id, correlation_id);
         match origin {
-            Origin::Mailbox => {}
+            Origin::Mailbox | Origin::Minted => {}
             Origin::Timer(timer_id) => commit.unschedule.push(timer_id),
             Origin::Stash => commit.unstash = 1,
         }
@@ -238,7 +241,7 @@ impl<P: ProcessManager> Instance<P> {
     async fn consume(&mut self, origin: Origin) -> Result<(), Error> {
         let mut commit = self.next_commit(self.status);
         match origin {
-            Origin::Mailbox => return Ok(()),
+            Origin::Mailbox | Origin::Minted => return Ok(()),
             Origin::Timer(timer_id) => commit.unschedule.push(timer_id),
             Origin::Stash => commit.unstash = 1,
         }

@@ -19,7 +19,7 @@ use tokio::time::Instant;
 use tracing::Instrument;
 
 use super::Instance;
-use super::mailbox::Delivered;
+use super::mailbox::{Delivered, Via};
 use super::task::handle_event;
 use crate::envelope::EventEnvelope;
 use crate::error::Error;
@@ -66,12 +66,18 @@ impl<'a, P: ProcessManager> Inline<'a, P> {
         mut self,
         event: &EventEnvelope,
         role: Role,
+        via: Via,
     ) -> Result<Delivered, Error> {
         let span = tracing::debug_span!("pm_instance", pm = P::NAME, process_id = %self.id);
-        self.run(event, role).instrument(span).await
+        self.run(event, role, via).instrument(span).await
     }
 
-    async fn run(&mut self, event: &EventEnvelope, role: Role) -> Result<Delivered, Error> {
+    async fn run(
+        &mut self,
+        event: &EventEnvelope,
+        role: Role,
+        via: Via,
+    ) -> Result<Delivered, Error> {
         let instance = match self.instance.take() {
             Some(instance) => instance,
             // On failure the claim is dropped, which frees the slot for the next try.
@@ -84,10 +90,10 @@ impl<'a, P: ProcessManager> Inline<'a, P> {
             self.put_back(instance, Instant::now(), true);
             // Rare (a resumed instance that stopped replaying), so the copy is affordable.
             let (host, event) = (self.host, Arc::new(event.clone()));
-            return Box::pin(host.send(&event, self.id.clone(), role, false).await).await;
+            return Box::pin(host.send(&event, self.id.clone(), role, via).await).await;
         }
         let instance = self.instance.insert(instance);
-        let (result, ended) = handle_event(instance, event, role, false).await;
+        let (result, ended) = handle_event(instance, event, role, via).await;
         Counters::bump(&self.host.shared.counters.local().handled_inline);
         if let Some(instance) = self.instance.take() {
             self.put_back(instance, ended, false);

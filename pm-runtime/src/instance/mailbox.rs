@@ -52,14 +52,28 @@ impl Drop for Ticket {
     }
 }
 
+/// How an event was sent to an instance.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Via {
+    /// Published with an id from outside, which a redelivery may carry again: the id is
+    /// recorded, so the instance skips it next time.
+    Publish,
+    /// Published with an id the runtime drew for it (`Runtime::publish`). Nothing outside
+    /// holds that id, so no redelivery can carry it, and recording it would only grow the
+    /// instance's dedup set and the store.
+    PublishMinted,
+    /// Sent to a known instance through an `InstanceHandle`, which started it explicitly
+    /// and so bypasses the start and missing rules.
+    Handle,
+}
+
 /// Ordinary requests, handled in arrival order.
 pub(crate) enum Request {
-    /// Handle an event. `direct` marks delivery through an `InstanceHandle`, which started
-    /// the instance explicitly and so bypasses the start/missing rules.
+    /// Handle an event.
     Event {
         event: Arc<EventEnvelope>,
         role: Role,
-        direct: bool,
+        via: Via,
         reply: Option<Reply<Delivered>>,
         _ticket: Ticket,
     },

@@ -19,7 +19,7 @@ impl<P: ProcessManager> Instance<P> {
         let mut commit = self.next_commit(InstanceStatus::Parked);
         commit.dead_letter = Change::Set(Box::new(dead_letter));
         match origin {
-            Origin::Mailbox => {}
+            Origin::Mailbox | Origin::Minted => {}
             Origin::Timer(timer_id) => commit.unschedule.push(timer_id),
             Origin::Stash => commit.unstash = 1,
         }

@@ -8,7 +8,7 @@ use tokio::task::JoinHandle;
 use tokio::time::{Instant, sleep_until};
 use tracing::Instrument;
 
-use super::mailbox::{Answer, Control, Delivered, Incoming, Mailbox, Request, Ticket};
+use super::mailbox::{Answer, Control, Delivered, Incoming, Mailbox, Request, Ticket, Via};
 use super::outbox::Next;
 use super::{Instance, Origin};
 use crate::envelope::EventEnvelope;
@@ -243,11 +243,11 @@ async fn on_request<P: ProcessManager>(instance: &mut Instance<P>, request: Requ
         Request::Event {
             event,
             role,
-            direct,
+            via,
             reply,
             _ticket,
         } => {
-            let (result, _) = handle_event(instance, &event, role, direct).await;
+            let (result, _) = handle_event(instance, &event, role, via).await;
             if let Some(reply) = reply {
                 let _ = reply.send(Answer::Done(result));
             } else if let Err(error) = result {
@@ -277,13 +277,18 @@ pub(crate) async fn handle_event<P: ProcessManager>(
     instance: &mut Instance<P>,
     event: &EventEnvelope,
     role: Role,
-    direct: bool,
+    via: Via,
 ) -> (Result<Delivered, Error>, Instant) {
     let span = tracing::debug_span!("pm_event", event_id = %event.event_id,
                                     event_type = %event.event_type);
+    let (direct, origin) = match via {
+        Via::Publish => (false, Origin::Mailbox),
+        Via::PublishMinted => (false, Origin::Minted),
+        Via::Handle => (true, Origin::Mailbox),
+    };
     let started = Instant::now();
     let result = instance
-        .on_event(event, role, direct, Origin::Mailbox)
+        .on_event(event, role, direct, origin)
         .instrument(span)
         .await;
     let ended = Instant::now();
@@ -351,13 +356,13 @@ pub(crate) fn drain<P: ProcessManager>(
             Request::Event {
                 event,
                 role,
-                direct,
+                via,
                 reply: None,
                 _ticket,
             } => {
                 let host = Arc::clone(host);
                 let id = id.clone();
-                tokio::spawn(host.redeliver(id, event, role, direct, _ticket));
+                tokio::spawn(host.redeliver(id, event, role, via, _ticket));
             }
         }
     }
