@@ -204,7 +204,7 @@ impl<P: ProcessManager> Instance<P> {
             self.id.clone(),
             self.revision + 1,
             status,
-            self.host.shared.clock.now_ms(),
+            self.host.shared.clock.stamp_ms(),
         );
         commit.state_version = P::VERSION;
         commit
@@ -387,8 +387,9 @@ impl<P: ProcessManager> Instance<P> {
         if ctx.scheduled.is_empty() {
             return;
         }
-        // Due times count from the commit's own time: one clock read per commit.
-        let now = commit.at_ms;
+        // A precise read: the commit's stamp may lag by a few milliseconds, and a timeout
+        // must not come early.
+        let now = self.host.shared.clock.now_ms();
         let scheduled = ctx.scheduled;
         let timers = outgoing::timers(P::NAME, &self.id, scheduled, cause, correlation_id, now);
         commit.schedule.extend(timers);
