@@ -20,6 +20,7 @@ use crate::instance::mailbox::{Answer, Control, Delivered, Mailbox, Reply, Reque
 use crate::instance::{Instance, task};
 use crate::process_manager::{ProcessManager, Role};
 use crate::shared::Shared;
+use crate::striped::Padded;
 
 /// An instance in memory: awake (a task runs it), busy (a publisher runs it on its own task)
 /// or hibernating (no task; the state waits here for the next request).
@@ -63,8 +64,9 @@ pub(crate) struct Host<P: ProcessManager> {
     pub(crate) command_retry: crate::dispatch::RetryPolicy,
     /// The instances in memory, spread by process id over independently locked shards: a
     /// publish takes a shard's lock twice (claim and put-back), and with one lock the cores
-    /// would queue behind each other there.
-    shards: Box<[Mutex<Registry<P>>]>,
+    /// would queue behind each other there. Padded: two shards on one cache line moved it
+    /// between the cores whenever each locked one of them (14% of the routed throughput).
+    shards: Box<[Padded<Mutex<Registry<P>>>]>,
     spread: foldhash::fast::RandomState,
 }
 
@@ -99,10 +101,10 @@ impl<P: ProcessManager> Host<P> {
             command_retry,
             shards: (0..SHARDS)
                 .map(|_| {
-                    Mutex::new(Registry {
+                    Padded(Mutex::new(Registry {
                         slots: HashMap::default(),
                         next_generation: 0,
-                    })
+                    }))
                 })
                 .collect(),
             spread: foldhash::fast::RandomState::default(),
@@ -112,12 +114,12 @@ impl<P: ProcessManager> Host<P> {
     /// The shard holding `id`, locked.
     fn registry(&self, id: &ProcessId) -> MutexGuard<'_, Registry<P>> {
         let shard = self.spread.hash_one(id.as_str()) as usize & (SHARDS - 1);
-        lock(&self.shards[shard])
+        lock(&self.shards[shard].0)
     }
 
     /// Every shard, locked one after the other.
     fn every_shard(&self) -> impl Iterator<Item = MutexGuard<'_, Registry<P>>> {
-        self.shards.iter().map(lock)
+        self.shards.iter().map(|shard| lock(&shard.0))
     }
 
     /// The mailbox of the live task for `id` (or of the publisher running it), spawning a

@@ -12,10 +12,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 /// slower.
 pub(crate) const STRIPES: usize = 16;
 
-/// One stripe on cache lines of its own (two lines: adjacent-line prefetch pairs them).
+/// A value on cache lines of its own (two lines: adjacent-line prefetch pairs them), so
+/// writes to its neighbours do not pull it away from the core using it.
 #[derive(Debug, Default)]
 #[repr(align(128))]
-struct Padded<T>(T);
+pub(crate) struct Padded<T>(pub(crate) T);
 
 /// `STRIPES` copies of `T`, one per thread stripe.
 #[derive(Debug)]

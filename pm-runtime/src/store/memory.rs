@@ -16,6 +16,7 @@ use crate::error::StoreError;
 use crate::fast_map::HashMap;
 use crate::ids::ProcessId;
 use crate::status::InstanceStatus;
+use crate::striped::Padded;
 
 /// Instances by PM name, then by process id: a lookup borrows both, allocating nothing.
 /// Boxed: a stored instance is several hundred bytes (a dead letter holds an event and a
@@ -33,8 +34,9 @@ const SHARDS: usize = 16;
 /// (typed payloads stay typed), so nothing is serialised but the instance state.
 #[derive(Debug)]
 pub struct InMemoryStore {
-    /// Instances, spread over the shards by process id.
-    shards: Vec<Mutex<Instances>>,
+    /// Instances, spread over the shards by process id; padded, so locking one shard does
+    /// not pull its neighbour's lock away from the other core.
+    shards: Box<[Padded<Mutex<Instances>>]>,
     spread: foldhash::fast::RandomState,
     process_managers: Mutex<BTreeMap<String, ProcessManagerInfo>>,
 }
@@ -42,7 +44,7 @@ pub struct InMemoryStore {
 impl Default for InMemoryStore {
     fn default() -> Self {
         Self {
-            shards: (0..SHARDS).map(|_| Mutex::default()).collect(),
+            shards: (0..SHARDS).map(|_| Padded::default()).collect(),
             spread: foldhash::fast::RandomState::default(),
             process_managers: Mutex::default(),
         }
@@ -70,12 +72,12 @@ impl InMemoryStore {
     /// The shard holding `process_id`, locked.
     fn lock(&self, process_id: &ProcessId) -> MutexGuard<'_, Instances> {
         let shard = self.spread.hash_one(process_id.as_str()) as usize % SHARDS;
-        lock(&self.shards[shard])
+        lock(&self.shards[shard].0)
     }
 
     /// Every shard, locked one after the other.
     fn every_shard(&self) -> impl Iterator<Item = MutexGuard<'_, Instances>> {
-        self.shards.iter().map(lock)
+        self.shards.iter().map(|shard| lock(&shard.0))
     }
 
     fn apply(&self, commit: Commit) -> Result<(), StoreError> {
