@@ -184,6 +184,9 @@ impl RuntimeBuilder {
                 return Err(Error::DuplicateName(name));
             }
         }
+        // The first read calibrates the latency clock (under a millisecond here), so the
+        // first event does not pay for it.
+        crate::moment::now();
         let shared = Arc::new(Shared {
             store: self.store.unwrap_or_else(|| Arc::new(InMemoryStore::new())),
             dispatcher,

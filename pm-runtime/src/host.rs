@@ -8,8 +8,8 @@ use std::hash::BuildHasher;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
+use crate::moment::{self, Moment};
 use tokio::sync::oneshot;
-use tokio::time::Instant;
 
 use crate::envelope::EventEnvelope;
 use crate::error::Error;
@@ -38,7 +38,7 @@ enum Slot<P: ProcessManager> {
     Asleep {
         instance: Box<Instance<P>>,
         /// When the instance last did anything; it is passivated `idle_timeout` after.
-        idle_since: Instant,
+        idle_since: Moment,
     },
 }
 
@@ -229,7 +229,7 @@ impl<P: ProcessManager> Host<P> {
         id: &ProcessId,
         generation: u64,
         mut instance: Box<Instance<P>>,
-        idle_since: Instant,
+        idle_since: Moment,
         to_task: bool,
     ) {
         let mut registry = self.registry(id);
@@ -332,9 +332,10 @@ impl<P: ProcessManager> Host<P> {
         {
             return Some(instance);
         }
-        let idle_since = Instant::now()
+        let now = moment::now();
+        let idle_since = now
             .checked_sub(self.shared.config.hibernate_after)
-            .unwrap_or_else(Instant::now);
+            .unwrap_or(now);
         *slot = Slot::Asleep {
             instance: Box::new(instance),
             idle_since,
@@ -346,7 +347,7 @@ impl<P: ProcessManager> Host<P> {
     /// in the store, so dropping it loses nothing. One shard is locked at a time.
     pub(crate) fn sweep(&self) {
         let idle_timeout = self.shared.config.idle_timeout;
-        let now = Instant::now();
+        let now = moment::now();
         let mut passivated = 0;
         for mut registry in self.every_shard() {
             registry.slots.retain(|_, slot| match slot {

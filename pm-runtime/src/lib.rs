@@ -15,6 +15,7 @@ mod ids;
 mod instance;
 mod latency;
 mod message;
+mod moment;
 mod outgoing;
 mod payload;
 pub mod prelude;

@@ -15,7 +15,6 @@
 
 use std::sync::Arc;
 
-use tokio::time::Instant;
 use tracing::Instrument;
 
 use super::Instance;
@@ -25,6 +24,7 @@ use crate::envelope::EventEnvelope;
 use crate::error::Error;
 use crate::host::Host;
 use crate::ids::ProcessId;
+use crate::moment::{self, Moment};
 use crate::process_manager::{ProcessManager, Role};
 use crate::stats::Counters;
 
@@ -87,7 +87,7 @@ impl<'a, P: ProcessManager> Inline<'a, P> {
         };
         // A stash left to replay goes first, which is the task's job at its start.
         if instance.status().accepts_events() && !instance.stash.is_empty() {
-            self.put_back(instance, Instant::now(), true);
+            self.put_back(instance, moment::now(), true);
             // Rare (a resumed instance that stopped replaying), so the copy is affordable.
             let (host, event) = (self.host, Arc::new(event.clone()));
             return Box::pin(host.send(&event, self.id.clone(), role, via).await).await;
@@ -101,7 +101,7 @@ impl<'a, P: ProcessManager> Inline<'a, P> {
         result
     }
 
-    fn put_back(&mut self, instance: Box<Instance<P>>, idle_since: Instant, to_task: bool) {
+    fn put_back(&mut self, instance: Box<Instance<P>>, idle_since: Moment, to_task: bool) {
         self.claimed = false;
         let (host, id) = (&self.host, &self.id);
         host.put_back(id, self.generation, instance, idle_since, to_task);

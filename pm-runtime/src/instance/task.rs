@@ -15,6 +15,7 @@ use crate::envelope::EventEnvelope;
 use crate::error::{DispatchError, Error};
 use crate::host::{Begin, Host};
 use crate::ids::ProcessId;
+use crate::moment::{self, Moment};
 use crate::process_manager::{ProcessManager, Role};
 
 /// The command being sent, and when to send the head command again after a failure.
@@ -205,7 +206,7 @@ fn start_next<P: ProcessManager>(
     let shared = Arc::clone(&host.shared);
     sending.in_flight = Some(tokio::spawn(
         async move {
-            let started = Instant::now();
+            let started = moment::now();
             let result = dispatcher.dispatch(&command).await;
             shared.latencies.dispatch.record(started.elapsed());
             result
@@ -278,7 +279,7 @@ pub(crate) async fn handle_event<P: ProcessManager>(
     event: &EventEnvelope,
     role: Role,
     via: Via,
-) -> (Result<Delivered, Error>, Instant) {
+) -> (Result<Delivered, Error>, Moment) {
     let span = tracing::debug_span!("pm_event", event_id = %event.event_id,
                                     event_type = %event.event_type);
     let (direct, origin) = match via {
@@ -286,12 +287,12 @@ pub(crate) async fn handle_event<P: ProcessManager>(
         Via::PublishMinted => (false, Origin::Minted),
         Via::Handle => (true, Origin::Mailbox),
     };
-    let started = Instant::now();
+    let started = moment::now();
     let result = instance
         .on_event(event, role, direct, origin)
         .instrument(span)
         .await;
-    let ended = Instant::now();
+    let ended = moment::now();
     let latencies = &instance.host.shared.latencies;
     latencies.event.record(ended.duration_since(started));
     (result, ended)
