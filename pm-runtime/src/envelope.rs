@@ -19,7 +19,8 @@ pub type Metadata = serde_json::Map<String, serde_json::Value>;
 /// store, so that a redelivery is recognised by its `event_id`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct EventEnvelope {
-    /// Unique id of the event; instances skip an id they have already handled.
+    /// Unique id of the event; instances skip an id they have already handled (they record
+    /// the ids of envelopes and timeouts, not the fresh ones `Runtime::publish` draws).
     pub event_id: Uuid,
     /// The event type name, [`Event::NAME`].
     pub event_type: Cow<'static, str>,
