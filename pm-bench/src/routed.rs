@@ -77,18 +77,7 @@ impl Routed {
     /// Publishes `events` `Ticked` events over the instances from `publishers` tasks, each
     /// awaiting its `publish`; returns the wall time.
     pub async fn publish(&self, events: usize, publishers: usize) -> Duration {
-        let (runtime, ids) = (self.runtime.clone(), Arc::clone(&self.ids));
-        drive(ids.len(), events, publishers, move |i, k| {
-            let (runtime, id) = (runtime.clone(), ids[i].clone());
-            async move {
-                let published = runtime
-                    .publish(Ticked { id, amount: k })
-                    .await
-                    .expect("a tick is handled");
-                debug_assert_eq!(published.handled, 1);
-            }
-        })
-        .await
+        self.ticks(events, publishers, false).await
     }
 
     /// As [`Routed::publish`], each event in an envelope of its own
@@ -96,14 +85,21 @@ impl Routed {
     /// their ids may be delivered again, so every instance records each one for dedup. A
     /// typed publish draws the id itself and records nothing.
     pub async fn publish_envelopes(&self, events: usize, publishers: usize) -> Duration {
+        self.ticks(events, publishers, true).await
+    }
+
+    async fn ticks(&self, events: usize, publishers: usize, in_envelopes: bool) -> Duration {
         let (runtime, ids) = (self.runtime.clone(), Arc::clone(&self.ids));
         drive(ids.len(), events, publishers, move |i, k| {
             let (runtime, id) = (runtime.clone(), ids[i].clone());
             async move {
-                let published = runtime
-                    .publish_envelope(EventEnvelope::new(Ticked { id, amount: k }))
-                    .await
-                    .expect("a tick is handled");
+                let tick = Ticked { id, amount: k };
+                let published = if in_envelopes {
+                    runtime.publish_envelope(EventEnvelope::new(tick)).await
+                } else {
+                    runtime.publish(tick).await
+                };
+                let published = published.expect("a tick is handled");
                 debug_assert_eq!(published.handled, 1);
             }
         })
