@@ -8,7 +8,6 @@ use std::hash::BuildHasher;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-use crate::moment::{self, Moment};
 use tokio::sync::oneshot;
 
 use crate::envelope::EventEnvelope;
@@ -18,6 +17,7 @@ use crate::ids::ProcessId;
 use crate::instance::inline::Inline;
 use crate::instance::mailbox::{Answer, Control, Delivered, Mailbox, Reply, Request, Ticket, Via};
 use crate::instance::{Instance, task};
+use crate::moment::{self, Moment};
 use crate::process_manager::{ProcessManager, Role};
 use crate::shared::Shared;
 use crate::striped::Padded;
