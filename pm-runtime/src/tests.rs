@@ -296,8 +296,16 @@ async fn only_an_id_that_can_come_again_is_recorded_for_dedup() {
         .start()
         .await
         .unwrap();
-    // A typed publish draws the event's id itself: nothing else holds it to redeliver.
+    // A typed publish draws the event's id itself: nothing else holds it to redeliver. The
+    // first runs on the publisher's task; its commands wake the instance's task, which
+    // takes the second through its mailbox.
     rt.publish(Placed { id: "m".into() }).await.unwrap();
+    rt.publish(Placed { id: "m".into() }).await.unwrap();
+    assert_eq!(
+        rt.stats().handled_inline,
+        1,
+        "the second went through the mailbox"
+    );
     // An envelope's id comes from outside, and a redelivery may carry it again.
     let done = EventEnvelope::new(Done { id: "m".into() });
     assert_eq!(rt.publish_envelope(done.clone()).await.unwrap().handled, 1);
