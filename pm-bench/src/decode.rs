@@ -104,8 +104,7 @@ impl Decoder {
 
     /// Borrowed JSON bytes → envelope (a copy) → generated dispatch → handler.
     pub fn dispatch_json(&mut self, bytes: &[u8]) {
-        let envelope = EventEnvelope::from_json_bytes(self.event_id, Ticked::NAME, bytes.to_vec());
-        self.dispatch_envelope(&envelope);
+        self.dispatch_owned(bytes.to_vec());
     }
 
     /// The generated dispatch on an envelope already holding `bytes` (as the runtime gets it

@@ -179,7 +179,12 @@ impl CommandDispatcher for Recorder {
 }
 
 async fn runtime(dispatcher: Recorder) -> Runtime {
+    runtime_on(InMemoryStore::new(), dispatcher).await
+}
+
+async fn runtime_on(store: impl Store, dispatcher: Recorder) -> Runtime {
     Runtime::builder()
+        .store(store)
         .dispatcher(dispatcher)
         .register::<Saga>()
         .start()
@@ -289,13 +294,7 @@ async fn a_publish_future_fits_the_allocators_thread_cache() {
 #[tokio::test]
 async fn only_an_id_that_can_come_again_is_recorded_for_dedup() {
     let store = Arc::new(InMemoryStore::new());
-    let rt = Runtime::builder()
-        .dispatcher(Recorder::default())
-        .store(Arc::clone(&store))
-        .register::<Saga>()
-        .start()
-        .await
-        .unwrap();
+    let rt = runtime_on(Arc::clone(&store), Recorder::default()).await;
     // A typed publish draws the event's id itself: nothing else holds it to redeliver. The
     // first runs on the publisher's task; its commands wake the instance's task, which
     // takes the second through its mailbox.

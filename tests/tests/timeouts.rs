@@ -10,7 +10,8 @@ use std::time::Duration;
 
 use common::Recorder;
 use pm_runtime::{
-    Command, Context, Event, InMemoryStore, InstanceStatus, ManualClock, Runtime, process_manager,
+    Clock, Command, Context, Event, InMemoryStore, InstanceStatus, ManualClock, Runtime, Sleep,
+    Store, process_manager,
 };
 use serde::{Deserialize, Serialize};
 
@@ -194,4 +195,38 @@ async fn completing_an_instance_cancels_its_timeouts() {
     rt.settled().await;
     let state: Payment = rt.state("p-4").await.unwrap();
     assert_eq!((state.reminders, state.deadlines), (0, 1));
+}
+
+/// A clock whose commit stamps lag its precise time, as `SystemClock`'s coarse stamp does.
+struct LaggingStamps(ManualClock);
+
+impl Clock for LaggingStamps {
+    fn now_ms(&self) -> u64 {
+        self.0.now_ms()
+    }
+    fn sleep_until(&self, at_ms: u64) -> Sleep {
+        self.0.sleep_until(at_ms)
+    }
+    fn stamp_ms(&self) -> u64 {
+        self.0.now_ms() - 4
+    }
+}
+
+#[tokio::test]
+async fn a_timeout_is_due_from_the_precise_clock_not_the_commits_stamp() {
+    let store = Arc::new(InMemoryStore::new());
+    let rt = Runtime::builder()
+        .store(Arc::clone(&store))
+        .clock(LaggingStamps(ManualClock::new(1_000)))
+        .dispatcher(Recorder::default())
+        .register::<Payment>()
+        .start()
+        .await
+        .unwrap();
+    rt.publish(Ordered { id: "p-5".into() }).await.unwrap();
+    let stored = store.load("payment", &"p-5".into()).await.unwrap().unwrap();
+    assert_eq!(stored.updated_at_ms, 996, "the commit carries the stamp");
+    let mut due: Vec<u64> = stored.timers.iter().map(|t| t.due_at_ms).collect();
+    due.sort_unstable();
+    assert_eq!(due, [11_000, 61_000], "due from now_ms, so never early");
 }

@@ -27,6 +27,23 @@ pub(crate) enum Origin {
     Stash,
 }
 
+impl Origin {
+    /// Whether the event came from something stored (a timer, a stash entry) that must go
+    /// once the event is dealt with, handled or not.
+    fn is_stored(self) -> bool {
+        matches!(self, Origin::Timer(_) | Origin::Stash)
+    }
+
+    /// Adds to `commit` the removal of what the event came from, if anything.
+    pub(super) fn remove_in(self, commit: &mut Commit) {
+        match self {
+            Origin::Mailbox | Origin::Minted => {}
+            Origin::Timer(timer_id) => commit.unschedule.push(timer_id),
+            Origin::Stash => commit.unstash = 1,
+        }
+    }
+}
+
 /// Why one handling attempt did not commit.
 enum Failure {
     Handler(HandlerError),
@@ -47,7 +64,7 @@ impl<P: ProcessManager> Instance<P> {
             self.count_skip(skip);
             debug!(pm = P::NAME, process_id = %self.id, event_id = %event.event_id, ?skip,
                    "event not handled");
-            if !matches!(origin, Origin::Mailbox | Origin::Minted) {
+            if origin.is_stored() {
                 Box::pin(self.consume(origin)).await?;
             }
             return Ok(skip);
@@ -58,8 +75,9 @@ impl<P: ProcessManager> Instance<P> {
             return Box::pin(self.stash_event(event, origin)).await;
         }
         // Boxed: the failure and the retries' futures would make this future, moved into
-        // place on every event, nearly twice as large (552 bytes against 304). The failure is moved into the boxed future
-        // outside the `match`, whose bindings would otherwise be kept across the await.
+        // place on every event, nearly twice as large (552 bytes against 304). The failure
+        // is moved into the boxed future outside the `match`, whose bindings would otherwise
+        // be kept across the await.
         let failed = match self.try_handle(event, role, origin).await {
             Ok(()) => return Ok(Delivered::Handled),
             Err(failure) => Box::pin(self.on_failure(event, role, origin, failure)),
@@ -176,11 +194,7 @@ impl<P: ProcessManager> Instance<P> {
         commit.handled = (origin != Origin::Minted).then_some(event.event_id);
         commit.enqueue = envelopes;
         self.add_context(&mut commit, ctx, event.event_id, correlation_id);
-        match origin {
-            Origin::Mailbox | Origin::Minted => {}
-            Origin::Timer(timer_id) => commit.unschedule.push(timer_id),
-            Origin::Stash => commit.unstash = 1,
-        }
+        origin.remove_in(&mut commit);
         Ok(commit)
     }
 
@@ -239,12 +253,11 @@ impl<P: ProcessManager> Instance<P> {
 
     /// Removes a skipped timer or stash entry, so it is not delivered again.
     async fn consume(&mut self, origin: Origin) -> Result<(), Error> {
-        let mut commit = self.next_commit(self.status);
-        match origin {
-            Origin::Mailbox | Origin::Minted => return Ok(()),
-            Origin::Timer(timer_id) => commit.unschedule.push(timer_id),
-            Origin::Stash => commit.unstash = 1,
+        if !origin.is_stored() {
+            return Ok(());
         }
+        let mut commit = self.next_commit(self.status);
+        origin.remove_in(&mut commit);
         self.apply(commit).await
     }
 
@@ -259,9 +272,7 @@ impl<P: ProcessManager> Instance<P> {
         }
         let mut commit = self.next_commit(InstanceStatus::Parked);
         commit.stash.push(event.clone());
-        if let Origin::Timer(timer_id) = origin {
-            commit.unschedule.push(timer_id);
-        }
+        origin.remove_in(&mut commit);
         self.apply(commit).await?;
         Counters::bump(&self.host.shared.counters.local().stashed);
         Ok(Delivered::Parked)

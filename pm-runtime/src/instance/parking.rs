@@ -18,11 +18,7 @@ impl<P: ProcessManager> Instance<P> {
     ) -> Result<(), Error> {
         let mut commit = self.next_commit(InstanceStatus::Parked);
         commit.dead_letter = Change::Set(Box::new(dead_letter));
-        match origin {
-            Origin::Mailbox | Origin::Minted => {}
-            Origin::Timer(timer_id) => commit.unschedule.push(timer_id),
-            Origin::Stash => commit.unstash = 1,
-        }
+        origin.remove_in(&mut commit);
         self.apply(commit).await?;
         Counters::bump(&self.host.shared.counters.local().parked);
         tracing::warn!(target: "pm_runtime::telemetry", telemetry = "parked", pm = P::NAME,
