@@ -27,7 +27,7 @@ use pm_bench::memory::{Host, per_idle_instance};
 use pm_bench::postgres::{PgBenchError, raw_postgres, runtime_postgres};
 use pm_bench::report::{Line, median, micros, quantile};
 use pm_bench::routed::Routed;
-use pm_bench::saga::{Ticked, tokio_runtime};
+use pm_bench::saga::{DiscardStore, Ticked, tokio_runtime};
 use pm_runtime::{Event, EventEnvelope, Synchronous};
 use tracing_subscriber::layer::SubscriberExt;
 use uuid::Uuid;
@@ -222,27 +222,46 @@ async fn routed(config: &Config, name: &str, instances: usize) {
     let (baseline, _) = Baseline::start(instances, publishers).await;
     let runtime_allocs = allocations_per_event(warmup, routed.publish(warmup, publishers)).await;
     let baseline_allocs = allocations_per_event(warmup, baseline.publish(warmup, publishers)).await;
-    // At 10k, events in envelopes too: their ids are recorded for dedup, where a typed
-    // publish's are not (see `Routed::publish_envelopes`).
-    let enveloped = instances == 10_000;
+    // At 10k, two variants beside the default: events in envelopes, whose ids are recorded
+    // for dedup where a typed publish's are not (see `Routed::publish_envelopes`), and a
+    // runtime on a store that keeps nothing, which tells the store's share of the gap.
+    let variants = instances == 10_000;
+    let discarding = if variants {
+        Some(
+            Routed::start_on(DiscardStore, instances, publishers)
+                .await
+                .0,
+        )
+    } else {
+        None
+    };
     let (mut rates, mut baseline_rates, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
     let (mut envelope_rates, mut envelope_ratios) = (Vec::new(), Vec::new());
+    let (mut discard_rates, mut discard_ratios) = (Vec::new(), Vec::new());
     for _ in 0..ROUTED_ROUNDS {
         let rate = per_second(events, routed.publish(events, publishers).await);
         let baseline_rate = per_second(events, baseline.publish(events, publishers).await);
         rates.push(rate);
         baseline_rates.push(baseline_rate);
         ratios.push(rate / baseline_rate);
-        if enveloped {
+        if variants {
             let rate = per_second(events, routed.publish_envelopes(events, publishers).await);
             envelope_rates.push(rate);
             envelope_ratios.push(rate / baseline_rate);
+        }
+        if let Some(discarding) = &discarding {
+            let rate = per_second(events, discarding.publish(events, publishers).await);
+            discard_rates.push(rate);
+            discard_ratios.push(rate / baseline_rate);
         }
     }
     let state = routed.state(0).await;
     assert!(state.events > 1, "the events reached the instances");
     routed.shutdown().await;
     baseline.shutdown().await;
+    if let Some(discarding) = discarding {
+        discarding.shutdown().await;
+    }
 
     let direct_time = tokio::task::spawn_blocking(move || direct_loop(instances, events))
         .await
@@ -264,10 +283,12 @@ async fn routed(config: &Config, name: &str, instances: usize) {
         .field("events", events)
         .field("rounds", ROUTED_ROUNDS)
         .field("publishers", publishers);
-    if enveloped {
+    if variants {
         line = line
             .int("envelope_events_per_s", median(&mut envelope_rates))
-            .dec("envelope_ratio", median(&mut envelope_ratios));
+            .dec("envelope_ratio", median(&mut envelope_ratios))
+            .int("discard_store_events_per_s", median(&mut discard_rates))
+            .dec("discard_store_ratio", median(&mut discard_ratios));
     }
     if instances >= 10_000 {
         line = line.dec("evoq_ratio", rate / evoq::ROUTED_EVENTS_PER_S);
