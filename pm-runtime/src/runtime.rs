@@ -244,7 +244,7 @@ impl Runtime {
                 parked.push(ParkedInstance {
                     pm,
                     process_id: summary.process_id,
-                    dead_letter: stored.and_then(|s| s.dead_letter),
+                    dead_letter: stored.and_then(|s| s.dead_letter).map(|d| *d),
                 });
             }
         }

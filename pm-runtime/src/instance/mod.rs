@@ -101,7 +101,7 @@ impl<P: ProcessManager> Instance<P> {
             instance.outbox = stored.outbox.into();
             instance.completed = stored.completed;
             instance.timers = stored.timers;
-            instance.dead_letter = stored.dead_letter.map(Box::new);
+            instance.dead_letter = stored.dead_letter;
             instance.stash = stored.stash.into();
             instance.track();
         }

@@ -10,9 +10,8 @@ use std::task::{Context, Poll};
 
 use super::{
     Change, Commit, DeadLetter, DueTimer, InstanceSummary, NotParked, ParkedAction,
-    ProcessManagerInfo, Resolution, Settlement, Store, StoreFuture, StoredInstance, Timer,
+    ProcessManagerInfo, Resolution, Settlement, Store, StoreFuture, StoredInstance,
 };
-use crate::envelope::{CommandEnvelope, EventEnvelope};
 use crate::error::StoreError;
 use crate::fast_map::HashMap;
 use crate::ids::ProcessId;
@@ -20,47 +19,9 @@ use crate::status::InstanceStatus;
 use crate::striped::Padded;
 
 /// Instances by PM name, then by process id: a lookup borrows both, allocating nothing.
-/// Boxed: inline, a record would make every table slot (taken or not) that large and every
-/// growth of the table a move of them all.
-type Instances = HashMap<String, HashMap<ProcessId, Box<Record>>>;
-
-/// One instance as this store keeps it: a [`StoredInstance`] with its dead letter boxed.
-/// Inline, the dead letter (an event and a command) is 496 of a `StoredInstance`'s 664
-/// bytes, and nearly every instance has none; boxed, a record is 176 bytes. Every instance
-/// in the store pays for its record, and a commit's writes spread over its cache lines.
-#[derive(Debug)]
-struct Record {
-    status: InstanceStatus,
-    revision: u64,
-    state: Vec<u8>,
-    state_version: u32,
-    handled: Vec<uuid::Uuid>,
-    outbox: Vec<CommandEnvelope>,
-    completed: Vec<CommandEnvelope>,
-    timers: Vec<Timer>,
-    dead_letter: Option<Box<DeadLetter>>,
-    stash: Vec<EventEnvelope>,
-    updated_at_ms: u64,
-}
-
-impl Record {
-    /// A copy as the `Store` trait hands it out.
-    fn to_stored(&self) -> StoredInstance {
-        StoredInstance {
-            status: self.status,
-            revision: self.revision,
-            state: self.state.clone(),
-            state_version: self.state_version,
-            handled: self.handled.clone(),
-            outbox: self.outbox.clone(),
-            completed: self.completed.clone(),
-            timers: self.timers.clone(),
-            dead_letter: self.dead_letter.as_deref().cloned(),
-            stash: self.stash.clone(),
-            updated_at_ms: self.updated_at_ms,
-        }
-    }
-}
+/// Boxed: inline, a stored instance would make every table slot (taken or not) that large
+/// and every growth of the table a move of them all.
+type Instances = HashMap<String, HashMap<ProcessId, Box<StoredInstance>>>;
 
 /// Independent locks over the instances, so commits of different instances on different
 /// cores rarely wait for each other.
@@ -139,7 +100,7 @@ impl InMemoryStore {
             });
         }
         let instance = entry.or_insert_with(|| {
-            Box::new(Record {
+            Box::new(StoredInstance {
                 status: InstanceStatus::Running,
                 revision: 0,
                 state: Vec::new(),
@@ -252,7 +213,7 @@ impl Store for InMemoryStore {
             .lock(process_id)
             .get(pm)
             .and_then(|of_pm| of_pm.get(process_id))
-            .map(|record| record.to_stored());
+            .map(|stored| StoredInstance::clone(stored));
         Box::pin(std::future::ready(Ok(found)))
     }
 
@@ -377,19 +338,5 @@ impl Future for Applied {
 
     fn poll(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Self::Output> {
         Poll::Ready(Ok(()))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// Every instance in the store pays for its record; a dead letter (or anything else as
-    /// large) moved inline again would triple it.
-    #[test]
-    fn a_record_keeps_its_dead_letter_out_of_line() {
-        let record = std::mem::size_of::<Record>();
-        assert!(record <= 192, "a record is {record} bytes");
-        assert!(std::mem::size_of::<DeadLetter>() > 2 * record);
     }
 }

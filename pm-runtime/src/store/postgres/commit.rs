@@ -315,7 +315,7 @@ pub(crate) async fn load(
         completed: from_json(&who("completed commands"), r.get(7))?,
         stash: from_json(&who("stash"), r.get(8))?,
         dead_letter: dead_letter
-            .map(|v| from_json::<DeadLetter>(&who("dead letter"), v))
+            .map(|v| from_json::<Box<DeadLetter>>(&who("dead letter"), v))
             .transpose()?,
         timers: from_json::<Vec<Timer>>(&who("timers"), r.get(10))?,
     }))

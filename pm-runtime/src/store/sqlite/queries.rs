@@ -57,7 +57,7 @@ pub(crate) fn load(
         .map(|json| row.json::<EventEnvelope>("stashed event", json))
         .collect::<Result<_, _>>()?;
     let dead_letter = dead_letter
-        .map(|json| row.json::<DeadLetter>("dead letter", &json))
+        .map(|json| row.json::<Box<DeadLetter>>("dead letter", &json))
         .transpose()?;
     Ok(Some(StoredInstance {
         status: row.status(&status)?,
